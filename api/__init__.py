@@ -1,0 +1,1 @@
+"""The outer interfaces of atlas2d: the ``atlas2d`` command line and the HTTP API."""

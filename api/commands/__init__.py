@@ -1,0 +1,1 @@
+"""One module per group of ``atlas2d`` commands; ``api.cli`` registers them."""

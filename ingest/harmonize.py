@@ -1,0 +1,182 @@
+"""The one place where atlas2d's conventions are written down.
+
+Units: energies in eV (per atom where the name says so), lengths in Å, magnetic moments in
+μB per cell, temperatures in K. Structures: the non-periodic direction is z, the two
+in-plane lattice vectors lie in the xy plane (a along x, b in the upper half plane), the
+third lattice vector is (0, 0, L), the layer is contiguous and centred at z = L/2, and the
+vacuum is L minus the layer thickness. Formulas follow OPTIMADE (elements alphabetical,
+counts reduced by their GCD, 1 omitted; anonymous: A, B, C… by decreasing count).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections import Counter
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+from pymatgen.core import Element, Lattice, Structure
+
+PROPERTY_UNITS: dict[str, str | None] = {
+    "band_gap": "eV",
+    "band_gap_type": None,
+    "optical_gap": "eV",
+    "formation_energy": "eV/atom",
+    "energy_above_hull": "eV/atom",
+    "decomposition_energy": "eV/atom",
+    "exfoliation_energy": "eV/atom",
+    "binding_energy": "meV/Å^2",
+    "total_energy": "eV",
+    "energy_per_atom": "eV/atom",
+    "magnetic_moment": "μB",
+    "magnetic_state": None,
+    "curie_temperature": "K",
+    "dynamically_stable": None,
+}
+"""The property vocabulary: harmonized name -> unit every value of it is stored in."""
+
+METHODS = ("PBE", "PBE+U", "HSE06", "G0W0", "vdW-DF2", "rVV10", "expt")
+"""Methods/functionals; experimental values use ``expt`` or ``expt:<technique>``."""
+
+MIN_INTERATOMIC_DISTANCE = 0.5
+"""Å. Closer atoms are overlapping: the record is broken, not a material."""
+
+
+class HarmonizationError(ValueError):
+    """A record breaks a convention that cannot be repaired; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A structure in the atlas2d 2D convention, with its layer geometry."""
+
+    structure: Structure
+    thickness: float
+    vacuum: float
+    area: float
+
+
+def reduced_formula(counts: dict[str, float]) -> str:
+    """OPTIMADE ``chemical_formula_reduced``: alphabetical, GCD-reduced, 1 omitted."""
+    ints = _integer_counts(counts)
+    divisor = reduce(math.gcd, ints.values())
+    return "".join(f"{el}{n // divisor if n // divisor != 1 else ''}" for el, n in sorted(ints.items()))
+
+
+def anonymous_formula(counts: dict[str, float]) -> str:
+    """OPTIMADE ``chemical_formula_anonymous``: A, B, C… by decreasing reduced count."""
+    ints = _integer_counts(counts)
+    divisor = reduce(math.gcd, ints.values())
+    reduced = sorted((n // divisor for n in ints.values()), reverse=True)
+    return "".join(f"{_anonymous_symbol(i)}{n if n != 1 else ''}" for i, n in enumerate(reduced))
+
+
+def parse_formula(formula: str) -> dict[str, float]:
+    """Element counts of a formula string; raises for unknown elements."""
+    from pymatgen.core import Composition
+
+    try:
+        composition = Composition(formula)
+    except Exception as exc:
+        raise HarmonizationError(f"unparseable formula {formula!r}: {exc}") from exc
+    counts = {str(el): amount for el, amount in composition.get_el_amt_dict().items()}
+    for symbol in counts:
+        check_element(symbol)
+    if not counts:
+        raise HarmonizationError(f"empty formula {formula!r}")
+    return counts
+
+
+def check_element(symbol: str) -> None:
+    """Raise unless ``symbol`` is a real chemical element (no dummy species)."""
+    if not Element.is_valid_symbol(symbol):
+        raise HarmonizationError(f"unknown element {symbol!r}")
+
+
+def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
+    """Rotate ``structure`` into the atlas2d 2D convention and measure its layer.
+
+    ``vacuum_axis`` is the lattice vector that spans the vacuum (the third in every source
+    atlas2d reads). The in-plane lattice is kept; the out-of-plane vector is replaced by its
+    component along the layer normal, which is the repeat distance of the slab model.
+    """
+    validate_structure(structure)
+    matrix = np.roll(structure.lattice.matrix, 2 - vacuum_axis, axis=0)
+    a, b, c = matrix
+    normal = np.cross(a, b)
+    area = float(np.linalg.norm(normal))
+    if area < 1e-6:
+        raise HarmonizationError("in-plane lattice vectors are parallel")
+    normal /= area
+    if np.dot(normal, c) < 0:
+        normal = -normal
+        a, b = b, a
+    length = float(np.dot(normal, c))
+    x = a / np.linalg.norm(a)
+    y = np.cross(normal, x)
+    rotation = np.vstack([x, y, normal])
+    a2, b2 = rotation @ a, rotation @ b
+    new_lattice = Lattice(
+        np.array([[a2[0], 0.0, 0.0], [b2[0], b2[1], 0.0], [0.0, 0.0, length]]), pbc=(True, True, False)
+    )
+
+    cart = structure.cart_coords @ rotation.T
+    z = _unwrap_layer(cart[:, 2], length)
+    thickness = float(z.max() - z.min())
+    cart[:, 2] = z - (z.max() + z.min()) / 2 + length / 2
+    frac = new_lattice.get_fractional_coords(cart)
+    frac[:, :2] -= np.floor(frac[:, :2])
+    result = Structure(new_lattice, structure.species, frac, coords_are_cartesian=False)
+    return Layer(structure=result, thickness=thickness, vacuum=length - thickness, area=area)
+
+
+def validate_structure(structure: Structure) -> None:
+    """Raise ``HarmonizationError`` for structures that cannot be a real monolayer."""
+    if len(structure) == 0:
+        raise HarmonizationError("structure has no atoms")
+    matrix = structure.lattice.matrix
+    if not np.all(np.isfinite(matrix)):
+        raise HarmonizationError("lattice has NaN or infinite components")
+    if not np.all(np.isfinite(structure.cart_coords)):
+        raise HarmonizationError("atomic positions have NaN or infinite components")
+    if abs(np.linalg.det(matrix)) < 1e-6:
+        raise HarmonizationError("lattice is singular (zero volume)")
+    for site in structure:
+        for element in site.species:
+            check_element(str(getattr(element, "symbol", element)))
+    if len(structure) > 1:
+        distances = structure.distance_matrix[np.triu_indices(len(structure), 1)]
+        closest = float(distances.min())
+        if closest < MIN_INTERATOMIC_DISTANCE:
+            raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
+
+
+def formula_counts(structure: Structure) -> dict[str, float]:
+    """Element counts of a structure's cell."""
+    return dict(Counter(site.specie.symbol for site in structure))
+
+
+def _unwrap_layer(z: np.ndarray, length: float) -> np.ndarray:
+    """Make the layer contiguous along z: cut the periodic z axis in its widest empty gap."""
+    wrapped = np.mod(z, length)
+    order = np.sort(wrapped)
+    gaps = np.diff(np.concatenate([order, [order[0] + length]]))
+    widest = int(np.argmax(gaps))
+    cut = order[(widest + 1) % len(order)]
+    return np.where(wrapped >= cut - 1e-9, wrapped, wrapped + length)
+
+
+def _integer_counts(counts: dict[str, float]) -> dict[str, int]:
+    ints = {el: int(round(n)) for el, n in counts.items()}
+    if any(n <= 0 or abs(ints[el] - n) > 1e-6 for el, n in counts.items()):
+        raise HarmonizationError(f"non-integer or non-positive composition {counts}")
+    return ints
+
+
+def _anonymous_symbol(index: int) -> str:
+    letters = string.ascii_uppercase
+    if index < len(letters):
+        return letters[index]
+    return letters[index // len(letters) - 1] + letters[index % len(letters)].lower()

@@ -1,0 +1,248 @@
+"""Write harmonized records into the store, idempotently.
+
+An entry is identified by (source, source_key). Its raw record's SHA-256 over canonical JSON
+decides what happens on a re-run: same hash -> nothing changes; another hash -> the previous
+raw record moves to ``entry_revision`` and the entry's structure and values are replaced.
+Each call works inside the caller's transaction, so a batch lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from ingest.harmonize import (
+    anonymous_formula,
+    formula_counts,
+    reduced_formula,
+    to_2d_convention,
+)
+from ingest.records import Record, Rejected, SourceInfo
+from schema.models import Entry, EntryRevision, Material, PropertyValue, Quarantine, Source, Structure
+
+
+@dataclass
+class WriteCounts:
+    """What one batch did to the store."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def canonical_sha256(payload: Any) -> str:
+    """SHA-256 of ``payload`` as canonical JSON (sorted keys), the identity of a raw record."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def ensure_source(session: Session, info: SourceInfo) -> int:
+    """Insert or refresh the ``source`` row for ``info``; return its id."""
+    values = {
+        "name": info.name,
+        "title": info.title,
+        "version": info.version,
+        "license": info.license,
+        "url": info.url,
+        "citation": info.citation,
+    }
+    statement = pg_insert(Source).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Source.name], set_={k: v for k, v in values.items() if k != "name"}
+    ).returning(Source.id)
+    return session.execute(statement).scalar_one()
+
+
+def write_records(
+    session: Session, source_id: int, records: Sequence[Record], source_file: str | None = None
+) -> WriteCounts:
+    """Insert new records, update changed ones, leave identical ones alone."""
+    counts = WriteCounts()
+    keys = [r.source_key for r in records]
+    existing = {
+        row.source_key: row
+        for row in session.execute(
+            select(Entry.id, Entry.source_key, Entry.raw_sha256, Entry.revision, Entry.raw).where(
+                Entry.source_id == source_id, Entry.source_key.in_(keys)
+            )
+        )
+    }
+    fresh: list[tuple[Record, str]] = []
+    for record in records:
+        sha = canonical_sha256(record.raw)
+        old = existing.get(record.source_key)
+        if old is None:
+            fresh.append((record, sha))
+        elif old.raw_sha256 == sha:
+            counts.unchanged += 1
+        else:
+            _replace(session, old, record, sha, source_file)
+            counts.updated += 1
+    if fresh:
+        _insert(session, source_id, fresh, source_file)
+        counts.inserted += len(fresh)
+    return counts
+
+
+def quarantine(session: Session, source_name: str, source_file: str | None, rejected: Iterable[Rejected]) -> int:
+    """Store rejected records with their reason; a record already quarantined is not repeated."""
+    rows = [
+        {
+            "source_name": source_name,
+            "source_file": source_file,
+            "locator": r.locator,
+            "reason": r.reason,
+            "payload": r.payload,
+            "payload_sha256": hashlib.sha256(r.payload.encode(errors="replace")).hexdigest(),
+            "resolved": False,
+        }
+        for r in rejected
+    ]
+    if not rows:
+        return 0
+    statement = pg_insert(Quarantine).values(rows).on_conflict_do_nothing().returning(Quarantine.id)
+    return len(session.execute(statement).all())
+
+
+def _insert(session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None) -> None:
+    material_ids = _materials_for(session, [record for record, _ in fresh])
+    entry_ids = session.execute(
+        insert(Entry).returning(Entry.id, sort_by_parameter_order=True),
+        [
+            {
+                "source_id": source_id,
+                "source_key": record.source_key,
+                "material_id": material_id,
+                "chemical_formula_reduced": record.chemical_formula_reduced,
+                "raw": record.raw,
+                "raw_sha256": sha,
+                "source_file": source_file,
+                "revision": 1,
+            }
+            for (record, sha), material_id in zip(fresh, material_ids, strict=True)
+        ],
+    ).scalars().all()
+    _insert_children(session, list(zip(entry_ids, (record for record, _ in fresh), strict=True)))
+
+
+def _replace(session: Session, old: Any, record: Record, sha: str, source_file: str | None) -> None:
+    session.execute(
+        insert(EntryRevision).values(entry_id=old.id, revision=old.revision, raw=old.raw, raw_sha256=old.raw_sha256)
+    )
+    session.execute(delete(Structure).where(Structure.entry_id == old.id))
+    session.execute(delete(PropertyValue).where(PropertyValue.entry_id == old.id))
+    session.execute(
+        update(Entry)
+        .where(Entry.id == old.id)
+        .values(
+            raw=record.raw,
+            raw_sha256=sha,
+            revision=old.revision + 1,
+            chemical_formula_reduced=record.chemical_formula_reduced,
+            source_file=source_file,
+            updated_at=func.now(),
+        )
+    )
+    _insert_children(session, [(old.id, record)])
+
+
+def _insert_children(session: Session, pairs: list[tuple[int, Record]]) -> None:
+    structures = [structure_row(entry_id, r) for entry_id, r in pairs if r.structure is not None]
+    if structures:
+        session.execute(insert(Structure), structures)
+    values = [
+        {
+            "entry_id": entry_id,
+            "name": v.name,
+            "value": v.value,
+            "value_text": v.value_text,
+            "unit": v.unit,
+            "method": v.method,
+            "source_field": v.source_field,
+            "conditions": v.conditions,
+            "reference": v.reference,
+        }
+        for entry_id, r in pairs
+        for v in r.values
+    ]
+    if values:
+        session.execute(insert(PropertyValue), values)
+
+
+def structure_row(entry_id: int, record: Record) -> dict[str, Any]:
+    """The ``structure`` row of a record: its structure harmonized, with OPTIMADE fields."""
+    assert record.structure is not None
+    layer = to_2d_convention(record.structure)
+    structure = layer.structure
+    counts = formula_counts(structure)
+    total = sum(counts.values())
+    elements = sorted(counts)
+    return {
+        "entry_id": entry_id,
+        "lattice_vectors": structure.lattice.matrix.tolist(),
+        "cartesian_site_positions": structure.cart_coords.tolist(),
+        "species_at_sites": [site.specie.symbol for site in structure],
+        "nsites": len(structure),
+        "elements": elements,
+        "elements_ratios": [counts[el] / total for el in elements],
+        "nelements": len(elements),
+        "chemical_formula_reduced": reduced_formula(counts),
+        "chemical_formula_anonymous": anonymous_formula(counts),
+        "chemical_formula_descriptive": structure.composition.formula.replace(" ", ""),
+        "dimension_types": [1, 1, 0],
+        "nperiodic_dimensions": 2,
+        "thickness": layer.thickness,
+        "vacuum": layer.vacuum,
+        "area": layer.area,
+    }
+
+
+def _materials_for(session: Session, records: list[Record]) -> list[int]:
+    """A material for each new record.
+
+    A computed record (with a structure) starts as its own material; dedup merges later.
+    A record without a structure (an experimental value) joins a material of the same
+    reduced formula that has a structure, so computed and measured values meet.
+    """
+    formulas = {r.chemical_formula_reduced for r in records if r.structure is None}
+    by_formula: dict[str, int] = {}
+    if formulas:
+        rows = session.execute(
+            select(Entry.chemical_formula_reduced, func.min(Entry.material_id))
+            .join(Structure, Structure.entry_id == Entry.id)
+            .where(Entry.chemical_formula_reduced.in_(formulas), Entry.material_id.is_not(None))
+            .group_by(Entry.chemical_formula_reduced)
+        )
+        by_formula = dict(rows.tuples().all())
+    result: list[int] = [0] * len(records)
+    new_formulas: list[str] = []
+    owners: list[list[int]] = []
+    pending: dict[str, int] = {}
+    for i, record in enumerate(records):
+        formula = record.chemical_formula_reduced
+        if record.structure is None:
+            if formula in by_formula:
+                result[i] = by_formula[formula]
+                continue
+            if formula in pending:
+                owners[pending[formula]].append(i)
+                continue
+            pending[formula] = len(new_formulas)
+        new_formulas.append(formula)
+        owners.append([i])
+    if new_formulas:
+        ids = session.execute(
+            insert(Material).returning(Material.id, sort_by_parameter_order=True),
+            [{"chemical_formula_reduced": f} for f in new_formulas],
+        ).scalars().all()
+        for material_id, indices in zip(ids, owners, strict=True):
+            for i in indices:
+                result[i] = material_id
+    return result

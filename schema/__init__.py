@@ -1,0 +1,38 @@
+"""The harmonized store: models, connection and migrations (see README, "Data model")."""
+
+from schema.database import DatabaseError, database_url, make_engine, readonly_url
+from schema.models import (
+    AMD_K,
+    FINGERPRINT_DIM,
+    BandStructure,
+    Base,
+    ClusterOverride,
+    Entry,
+    EntryRevision,
+    Material,
+    MergeEvidence,
+    PropertyValue,
+    Quarantine,
+    Source,
+    Structure,
+)
+
+__all__ = [
+    "AMD_K",
+    "FINGERPRINT_DIM",
+    "BandStructure",
+    "Base",
+    "ClusterOverride",
+    "DatabaseError",
+    "Entry",
+    "EntryRevision",
+    "Material",
+    "MergeEvidence",
+    "PropertyValue",
+    "Quarantine",
+    "Source",
+    "Structure",
+    "database_url",
+    "make_engine",
+    "readonly_url",
+]

@@ -1,0 +1,263 @@
+"""SQLAlchemy 2 models of the harmonized store.
+
+One canonical ``Material`` has many ``Entry`` rows, one per source record. Every value an
+entry carries keeps where it came from: the entry keeps the raw record verbatim (JSONB), each
+``PropertyValue`` keeps its method/functional, unit and the source field it was read from.
+Rejected input goes to ``Quarantine`` instead of vanishing.
+
+The migrations in ``schema/migrations`` are the authority on the database; these models
+mirror them so that Python code can query with types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+AMD_K = 100
+"""Length of the Average Minimum Distance vector stored per structure (k nearest neighbours)."""
+
+FINGERPRINT_DIM = 64
+"""Length of the band-structure fingerprint vector."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by all atlas2d tables."""
+
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+class Source(Base):
+    """A database or data set that entries come from (C2DB, 2DMatPedia, MC2D, experimental…)."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    citation: Mapped[str | None] = mapped_column(Text)
+
+    entries: Mapped[list[Entry]] = relationship(back_populates="source")
+
+
+class Material(Base):
+    """The canonical, deduplicated material that one or more entries describe."""
+
+    __tablename__ = "material"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chemical_formula_reduced: Mapped[str] = mapped_column(Text, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    entries: Mapped[list[Entry]] = relationship(back_populates="material")
+
+
+class Entry(Base):
+    """One record of one source, with the raw record kept verbatim so nothing is ever lost."""
+
+    __tablename__ = "entry"
+    __table_args__ = (UniqueConstraint("source_id", "source_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), index=True)
+    source_key: Mapped[str] = mapped_column(Text)
+    material_id: Mapped[int | None] = mapped_column(
+        ForeignKey("material.id", ondelete="SET NULL"), index=True
+    )
+    chemical_formula_reduced: Mapped[str] = mapped_column(Text, index=True)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    source: Mapped[Source] = relationship(back_populates="entries")
+    material: Mapped[Material | None] = relationship(back_populates="entries")
+    structure: Mapped[Structure | None] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", uselist=False
+    )
+    properties: Mapped[list[PropertyValue]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan"
+    )
+    revisions: Mapped[list[EntryRevision]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan"
+    )
+    band_structures: Mapped[list[BandStructure]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan"
+    )
+
+
+class EntryRevision(Base):
+    """A previous version of an entry's raw record, kept when the source record changed."""
+
+    __tablename__ = "entry_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    entry: Mapped[Entry] = relationship(back_populates="revisions")
+
+
+class Structure(Base):
+    """The harmonized 2D structure of an entry, in OPTIMADE terms.
+
+    Convention (see ``ingest/harmonize.py``): the non-periodic direction is z, the two
+    in-plane lattice vectors lie in the xy plane, the third vector is (0, 0, L) and the layer
+    is centred at L/2. Lengths in Å.
+    """
+
+    __tablename__ = "structure"
+    __table_args__ = (
+        Index(
+            "ix_structure_amd_hnsw", "amd", postgresql_using="hnsw", postgresql_ops={"amd": "vector_l2_ops"}
+        ),
+    )
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    lattice_vectors: Mapped[list[list[float]]] = mapped_column(ARRAY(Float, dimensions=2))
+    cartesian_site_positions: Mapped[list[list[float]]] = mapped_column(ARRAY(Float, dimensions=2))
+    species_at_sites: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    nsites: Mapped[int] = mapped_column(Integer)
+    elements: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    elements_ratios: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    nelements: Mapped[int] = mapped_column(Integer)
+    chemical_formula_reduced: Mapped[str] = mapped_column(Text, index=True)
+    chemical_formula_anonymous: Mapped[str] = mapped_column(Text, index=True)
+    chemical_formula_descriptive: Mapped[str] = mapped_column(Text)
+    dimension_types: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=lambda: [1, 1, 0])
+    nperiodic_dimensions: Mapped[int] = mapped_column(Integer, default=2)
+    thickness: Mapped[float] = mapped_column(Float)
+    vacuum: Mapped[float] = mapped_column(Float)
+    area: Mapped[float] = mapped_column(Float)
+    amd: Mapped[list[float] | None] = mapped_column(Vector(AMD_K))
+    pdd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    invariants_version: Mapped[str | None] = mapped_column(Text)
+
+    entry: Mapped[Entry] = relationship(back_populates="structure")
+
+
+class PropertyValue(Base):
+    """One value of one harmonized property of one entry, with method and provenance.
+
+    PBE, HSE06, G0W0 and experiment give different rows of the same property name, so a
+    value is never overwritten by another method's.
+    """
+
+    __tablename__ = "property"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "name", "method", name="uq_property_entry_name_method"),
+        Index("ix_property_name_method", "name", "method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(64))
+    source_field: Mapped[str | None] = mapped_column(Text)
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    reference: Mapped[str | None] = mapped_column(Text)
+
+    entry: Mapped[Entry] = relationship(back_populates="properties")
+
+
+class BandStructure(Base):
+    """An electronic band structure along a k-path, with its fingerprint vector."""
+
+    __tablename__ = "band_structure"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "method"),
+        Index(
+            "ix_band_structure_fingerprint_hnsw",
+            "fingerprint",
+            postgresql_using="hnsw",
+            postgresql_ops={"fingerprint": "vector_l2_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(64))
+    fermi_level: Mapped[float | None] = mapped_column(Float)
+    spin_channels: Mapped[int] = mapped_column(Integer, default=1)
+    kpath: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    energies: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[list[float] | None] = mapped_column(Vector(FINGERPRINT_DIM))
+    fingerprint_model: Mapped[str | None] = mapped_column(Text)
+
+    entry: Mapped[Entry] = relationship(back_populates="band_structures")
+
+
+class MergeEvidence(Base):
+    """Why dedup put two entries in one material: the distance and the rule that decided."""
+
+    __tablename__ = "merge_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_a_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    entry_b_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    distance: Mapped[float | None] = mapped_column(Float)
+    rule: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ClusterOverride(Base):
+    """A curator's decision that two entries must (``join``) or must not (``split``) merge."""
+
+    __tablename__ = "cluster_override"
+    __table_args__ = (UniqueConstraint("entry_a_id", "entry_b_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_a_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    entry_b_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Quarantine(Base):
+    """Input that could not be ingested, with the reason and the payload as it came."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("source_name", "locator", "payload_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(64), index=True)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    locator: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,99 @@
+"""The store itself: migrations, views, the read-only role, and both ways to reach a server."""
+
+from __future__ import annotations
+
+import pgserver
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from api.cli import app
+from schema.database import make_engine
+from schema.migrate import current_revision, head_revision, upgrade
+
+runner = CliRunner()
+
+
+def test_migrations_run_forward_on_empty_database_and_are_idempotent(store_url: str) -> None:
+    engine = make_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    assert current_revision(engine) is None
+    assert upgrade(engine) == (None, head_revision())
+    tables = set(inspect(engine).get_table_names())
+    assert {"source", "material", "entry", "structure", "property", "quarantine", "band_structure"} <= tables
+    assert upgrade(engine) == (head_revision(), head_revision())
+    with engine.connect() as conn:
+        views = {r[0] for r in conn.execute(text("SELECT viewname FROM pg_views WHERE schemaname='public'"))}
+        comment = conn.execute(text("SELECT obj_description('materials_flat'::regclass)")).scalar_one()
+        vector_columns = conn.execute(
+            text("SELECT table_name, column_name FROM information_schema.columns WHERE udt_name = 'vector'")
+        ).all()
+    assert {"materials_flat", "entries_flat"} <= views
+    assert "material" in comment
+    assert {("structure", "amd"), ("band_structure", "fingerprint")} <= set(map(tuple, vector_columns))
+
+
+def test_reader_role_can_select_but_not_write(store_url: str) -> None:
+    reader = make_engine(store_url, readonly=True)
+    with reader.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM materials_flat")).scalar_one() == 0
+        with pytest.raises(DBAPIError):
+            conn.execute(text("SET TRANSACTION READ WRITE"))
+            conn.execute(text("INSERT INTO material (chemical_formula_reduced) VALUES ('MoS2')"))
+
+
+def test_sql_command_prints_rows_and_refuses_writes(cli_env: str) -> None:
+    ok = runner.invoke(app, ["sql", "SELECT 41 + 1 AS answer", "--format", "csv"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.splitlines() == ["answer", "42"]
+    for statement in (
+        "DELETE FROM material",
+        "DROP TABLE entry",
+        "SET TRANSACTION READ WRITE; INSERT INTO material (chemical_formula_reduced) VALUES ('X')",
+    ):
+        refused = runner.invoke(app, ["sql", statement])
+        assert refused.exit_code == 1
+        assert refused.output.count("\n") == 1 and "error:" in refused.output, refused.output
+
+
+def test_sql_command_reports_bad_sql_and_bad_format(cli_env: str) -> None:
+    bad = runner.invoke(app, ["sql", "SELEC nonsense"])
+    assert bad.exit_code == 1 and "syntax error" in bad.output
+    fmt = runner.invoke(app, ["sql", "SELECT 1", "--format", "xml"])
+    assert fmt.exit_code == 1 and "unknown format" in fmt.output
+
+
+def test_init_and_status_on_the_embedded_server(tmp_path, atlas2d) -> None:  # noqa: ANN001
+    first = atlas2d("init", ATLAS2D_DATA_DIR=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "migrated empty ->" in first.stdout
+    again = atlas2d("init", ATLAS2D_DATA_DIR=str(tmp_path))
+    assert "up to date" in again.stdout
+    status = atlas2d("status", ATLAS2D_DATA_DIR=str(tmp_path))
+    assert status.returncode == 0, status.stderr
+    assert "quarantine" in status.stdout and str(tmp_path) in status.stdout.replace("%2F", "/").replace("\n", "")
+
+
+def test_init_and_status_on_an_external_server(tmp_path, atlas2d) -> None:  # noqa: ANN001
+    server = pgserver.get_server(tmp_path / "external", cleanup_mode="stop")
+    url = server.get_uri()
+    init = atlas2d("init", ATLAS2D_DATABASE_URL=url, ATLAS2D_DATA_DIR=str(tmp_path / "unused"))
+    assert init.returncode == 0, init.stderr
+    status = atlas2d("status", ATLAS2D_DATABASE_URL=url, ATLAS2D_DATA_DIR=str(tmp_path / "unused"))
+    assert status.returncode == 0, status.stderr
+    assert "external" in status.stdout.replace("\n", "")
+    assert not (tmp_path / "unused").exists(), "an external URL must not start the embedded server"
+    server.cleanup()
+
+
+def test_unreachable_server_gives_a_one_line_error(tmp_path, atlas2d) -> None:  # noqa: ANN001
+    result = atlas2d("status", ATLAS2D_DATABASE_URL=f"postgresql://nobody@/x?host={tmp_path}")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_non_postgres_url_is_refused(tmp_path, atlas2d) -> None:  # noqa: ANN001
+    result = atlas2d("init", ATLAS2D_DATABASE_URL="sqlite:///x.db")
+    assert result.returncode == 1 and "needs PostgreSQL" in result.stderr
