@@ -6,6 +6,11 @@ in-plane lattice vectors lie in the xy plane (a along x, b in the upper half pla
 third lattice vector is (0, 0, L), the layer is contiguous and centred at z = L/2, and the
 vacuum is L minus the layer thickness. Formulas follow OPTIMADE (elements alphabetical,
 counts reduced by their GCD, 1 omitted; anonymous: A, B, C… by decreasing count).
+
+Values: a missing field is unknown (no value row), never zero; a present field that is not
+a finite number is a broken record. Every value keeps its method (``PBE``, ``HSE06``,
+``G0W0``, ``expt:<technique>``) so values of one property from different methods sit side
+by side. An optical gap (exciton energy) is ``optical_gap``, never ``band_gap``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from functools import reduce
 
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
+
+from ingest.records import Value
 
 PROPERTY_UNITS: dict[str, str | None] = {
     "band_gap": "eV",
@@ -37,11 +44,31 @@ PROPERTY_UNITS: dict[str, str | None] = {
 }
 """The property vocabulary: harmonized name -> unit every value of it is stored in."""
 
-METHODS = ("PBE", "PBE+U", "HSE06", "G0W0", "vdW-DF2", "rVV10", "expt")
+METHODS = ("PBE", "PBE+U", "HSE06", "G0W0", "vdW-DF2", "rVV10", "optB88-vdW", "expt")
 """Methods/functionals; experimental values use ``expt`` or ``expt:<technique>``."""
+
+NON_NEGATIVE = frozenset({"band_gap", "optical_gap", "energy_above_hull", "curie_temperature", "binding_energy"})
+"""Properties that cannot be negative; a negative value is a broken record."""
 
 MIN_INTERATOMIC_DISTANCE = 0.5
 """Å. Closer atoms are overlapping: the record is broken, not a material."""
+
+
+UNIT_FACTORS: dict[str, tuple[str, float]] = {
+    "eV": ("eV", 1.0),
+    "meV": ("eV", 1e-3),
+    "Ry": ("eV", 13.605693122994),
+    "Ha": ("eV", 27.211386245988),
+    "eV/atom": ("eV/atom", 1.0),
+    "meV/atom": ("eV/atom", 1e-3),
+    "K": ("K", 1.0),
+    "μB": ("μB", 1.0),
+    "muB": ("μB", 1.0),
+    "meV/Å^2": ("meV/Å^2", 1.0),
+    "meV/A^2": ("meV/Å^2", 1.0),
+    "J/m^2": ("meV/Å^2", 1e3 / 16.021766339),
+}
+"""Unit spellings sources use -> (atlas2d unit, factor that converts into it)."""
 
 
 class HarmonizationError(ValueError):
@@ -95,6 +122,76 @@ def check_element(symbol: str) -> None:
         raise HarmonizationError(f"unknown element {symbol!r}")
 
 
+def number(raw: object, field: str) -> float | None:
+    """A source field as a float: ``None`` when absent or empty (unknown), else finite or an error.
+
+    Booleans are refused too: ``true`` in a gap field is a broken record, not 1 eV.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise HarmonizationError(f"{field} is not a number: {raw!r}")
+    try:
+        result = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise HarmonizationError(f"{field} is not a number: {raw!r}") from exc
+    if not math.isfinite(result):
+        raise HarmonizationError(f"{field} is not finite: {raw!r}")
+    return result
+
+
+def value(
+    name: str,
+    raw: object,
+    method: str,
+    source_field: str,
+    unit: str | None = None,
+    **extra: object,
+) -> Value | None:
+    """A harmonized ``Value`` of vocabulary property ``name`` read from ``source_field``.
+
+    ``unit`` is the source's unit (default: the vocabulary's); the number is converted into
+    the vocabulary's unit. Returns ``None`` when the field is absent, so a missing property
+    never becomes a row.
+    """
+    if name not in PROPERTY_UNITS:
+        raise HarmonizationError(f"unknown property {name!r} (vocabulary: {', '.join(PROPERTY_UNITS)})")
+    target = PROPERTY_UNITS[name]
+    if target is None:
+        if raw is None or raw == "":
+            return None
+        return Value(name=name, value=None, unit=None, method=method, source_field=source_field, value_text=str(raw), **extra)  # type: ignore[arg-type]
+    amount = number(raw, source_field)
+    if amount is None:
+        return None
+    given = unit or target
+    if given not in UNIT_FACTORS or UNIT_FACTORS[given][0] != target:
+        raise HarmonizationError(f"{source_field}: unit {given!r} cannot be converted to {target!r} for {name}")
+    amount *= UNIT_FACTORS[given][1]
+    if name in NON_NEGATIVE and amount < 0:
+        raise HarmonizationError(f"{source_field} is negative: {amount}")
+    return Value(name=name, value=amount, unit=target, method=method, source_field=source_field, **extra)  # type: ignore[arg-type]
+
+
+def band_gap_type(gap: float | None, direct_gap: float | None, method: str, source_field: str) -> Value | None:
+    """``direct`` or ``indirect`` from the fundamental and the direct gap (metals: none)."""
+    if gap is None or direct_gap is None or gap <= 0:
+        return None
+    kind = "direct" if abs(direct_gap - gap) < 1e-3 else "indirect"
+    return Value(name="band_gap_type", value=None, unit=None, method=method, source_field=source_field, value_text=kind)
+
+
+def experimental_method(technique: str) -> str:
+    """``expt:<technique>`` (lower case, spaces kept) for a measured value."""
+    technique = technique.strip().lower()
+    return f"expt:{technique}" if technique else "expt"
+
+
+def harmonized_structure(structure: Structure, vacuum_axis: int = 2) -> Structure:
+    """``structure`` validated and turned into the 2D convention (the adapters' last step)."""
+    return to_2d_convention(structure, vacuum_axis).structure
+
+
 def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
     """Rotate ``structure`` into the atlas2d 2D convention and measure its layer.
 
@@ -128,7 +225,10 @@ def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
     cart[:, 2] = z - (z.max() + z.min()) / 2 + length / 2
     frac = new_lattice.get_fractional_coords(cart)
     frac[:, :2] -= np.floor(frac[:, :2])
-    result = Structure(new_lattice, structure.species, frac, coords_are_cartesian=False)
+    if _already_in_convention(structure, new_lattice, frac):
+        result = structure
+    else:
+        result = Structure(new_lattice, structure.species, frac, coords_are_cartesian=False)
     return Layer(structure=result, thickness=thickness, vacuum=length - thickness, area=area)
 
 
@@ -143,9 +243,8 @@ def validate_structure(structure: Structure) -> None:
         raise HarmonizationError("atomic positions have NaN or infinite components")
     if abs(np.linalg.det(matrix)) < 1e-6:
         raise HarmonizationError("lattice is singular (zero volume)")
-    for site in structure:
-        for element in site.species:
-            check_element(str(getattr(element, "symbol", element)))
+    for element in structure.composition:
+        check_element(str(getattr(element, "symbol", element)))
     if len(structure) > 1:
         distances = structure.distance_matrix[np.triu_indices(len(structure), 1)]
         closest = float(distances.min())
@@ -156,6 +255,19 @@ def validate_structure(structure: Structure) -> None:
 def formula_counts(structure: Structure) -> dict[str, float]:
     """Element counts of a structure's cell."""
     return dict(Counter(site.specie.symbol for site in structure))
+
+
+def _already_in_convention(structure: Structure, lattice: Lattice, frac: np.ndarray) -> bool:
+    """True when ``structure`` already has this lattice and these positions.
+
+    Harmonized structures pass through the convention again when the store writes them;
+    reusing the object then saves building every site a second time.
+    """
+    return (
+        structure.lattice.pbc == (True, True, False)
+        and np.allclose(structure.lattice.matrix, lattice.matrix, rtol=0, atol=1e-9)
+        and np.allclose(structure.frac_coords, frac, rtol=0, atol=1e-9)
+    )
 
 
 def _unwrap_layer(z: np.ndarray, length: float) -> np.ndarray:
