@@ -201,6 +201,9 @@ def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
     """
     validate_structure(structure)
     matrix = np.roll(structure.lattice.matrix, 2 - vacuum_axis, axis=0)
+    frac = np.roll(structure.frac_coords, 2 - vacuum_axis, axis=1)
+    frac[:, 2] = _unwrap_layer(frac[:, 2], 1.0)
+    cart = frac @ matrix
     a, b, c = matrix
     normal = np.cross(a, b)
     area = float(np.linalg.norm(normal))
@@ -219,8 +222,8 @@ def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
         np.array([[a2[0], 0.0, 0.0], [b2[0], b2[1], 0.0], [0.0, 0.0, length]]), pbc=(True, True, False)
     )
 
-    cart = structure.cart_coords @ rotation.T
-    z = _unwrap_layer(cart[:, 2], length)
+    cart = cart @ rotation.T
+    z = cart[:, 2]
     thickness = float(z.max() - z.min())
     cart[:, 2] = z - (z.max() + z.min()) / 2 + length / 2
     frac = new_lattice.get_fractional_coords(cart)
@@ -271,7 +274,11 @@ def _already_in_convention(structure: Structure, lattice: Lattice, frac: np.ndar
 
 
 def _unwrap_layer(z: np.ndarray, length: float) -> np.ndarray:
-    """Make the layer contiguous along z: cut the periodic z axis in its widest empty gap."""
+    """Make the layer contiguous along the vacuum axis: cut the periodic axis in its widest empty gap.
+
+    Works in fractional units of the vacuum lattice vector, so an atom moved across the cut
+    moves by that whole (possibly oblique) vector and keeps its in-plane neighbours.
+    """
     wrapped = np.mod(z, length)
     order = np.sort(wrapped)
     gaps = np.diff(np.concatenate([order, [order[0] + length]]))
