@@ -97,9 +97,9 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
         {
             "source_name": source_name,
             "source_file": source_file,
-            "locator": r.locator,
-            "reason": r.reason,
-            "payload": r.payload,
+            "locator": _text(r.locator),
+            "reason": _text(r.reason),
+            "payload": _text(r.payload),
             "payload_sha256": hashlib.sha256(r.payload.encode(errors="replace")).hexdigest(),
             "resolved": False,
         }
@@ -109,6 +109,14 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
         return 0
     statement = pg_insert(Quarantine).values(rows).on_conflict_do_nothing().returning(Quarantine.id)
     return len(session.execute(statement).all())
+
+
+def _text(value: str) -> str:
+    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``.
+
+    A broken file may hold NUL bytes; its quarantine row must still be written.
+    """
+    return value.replace("\x00", "\\x00")
 
 
 def _insert(session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None) -> None:
