@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymatgen.core import Element, Lattice, Structure
+from pymatgen.core import Element
 
-from ingest.harmonize import HarmonizationError, band_gap_type, number, value
-from ingest.records import Record, Rejected, SourceInfo, Value
+from ingest.harmonize import HarmonizationError, band_gap_type, layer_from_arrays, number, value
+from ingest.records import Layer, Record, Rejected, SourceInfo, Value
 from ingest.sources.common import attempt, dumps, structure_record
 
 SOURCE = SourceInfo(
@@ -110,7 +110,7 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     return structure_record(key, structure, row, values, locator, prototype=pairs.get("crystal_type") or None)
 
 
-def _structure(row: dict[str, Any]) -> Structure:
+def _structure(row: dict[str, Any]) -> Layer:
     for field in ("cell", "numbers", "positions"):
         if field not in row:
             raise HarmonizationError(f"row has no {field!r}")
@@ -127,8 +127,8 @@ def _structure(row: dict[str, Any]) -> Structure:
     for z in numbers:
         if not float(z).is_integer() or not 1 <= int(z) <= 118:
             raise HarmonizationError(f"unknown element: atomic number {z}")
-        species.append(Element.from_Z(int(z)))
-    return Structure(Lattice(cell), species, positions, coords_are_cartesian=True)
+        species.append(Element.from_Z(int(z)).symbol)
+    return layer_from_arrays(cell, positions, species, cartesian=True)
 
 
 def _array(encoded: Any, field: str) -> np.ndarray:

@@ -11,10 +11,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pymatgen.core import Structure
-
-from ingest.harmonize import HarmonizationError, formula_counts, harmonized_structure, reduced_formula
-from ingest.records import Record, Rejected, Value
+from ingest.harmonize import HarmonizationError, reduced_formula
+from ingest.records import Layer, Record, Rejected, Value
 
 JSON_ERROR_CONTEXT = 2000
 """Characters of a broken JSON tail kept as the quarantine payload."""
@@ -32,22 +30,21 @@ def attempt(locator: str, payload: Callable[[], str], build: Callable[[], Record
 
 def structure_record(
     key: object,
-    structure: Structure,
+    layer: Layer,
     raw: dict[str, Any],
     values: list[Value | None],
     locator: str,
     prototype: str | None = None,
 ) -> Record:
-    """A ``Record`` whose structure is validated and already in the 2D convention."""
+    """A ``Record`` of a layer already validated and in the 2D convention."""
     if not isinstance(key, str) or not key.strip():
         raise HarmonizationError(f"missing or empty source id: {key!r}")
     check_storable(raw)
-    harmonized = harmonized_structure(structure)
     return Record(
         source_key=key.strip(),
-        chemical_formula_reduced=reduced_formula(formula_counts(harmonized)),
+        chemical_formula_reduced=reduced_formula(layer.counts()),
         raw=raw,
-        structure=harmonized,
+        layer=layer,
         values=[v for v in values if v is not None],
         locator=locator,
         prototype=prototype,

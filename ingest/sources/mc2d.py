@@ -16,11 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pymatgen.core import Lattice, Structure
-
-from ingest.harmonize import HarmonizationError, check_element, value
-from ingest.records import Record, Rejected, SourceInfo
+from ingest.harmonize import HarmonizationError, layer_from_arrays, value
+from ingest.records import Layer, Record, Rejected, SourceInfo
 from ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps, iter_json_array, structure_record
 
 SOURCE = SourceInfo(
@@ -63,7 +60,7 @@ def _record(item: Any, locator: str) -> Record:
     return structure_record(item.get("structure_label"), _structure(item), item, values, locator, item.get("prototype"))
 
 
-def _structure(item: dict[str, Any]) -> Structure:
+def _structure(item: dict[str, Any]) -> Layer:
     cell = item.get("cell")
     positions = item.get("atomic_positions")
     if not isinstance(cell, list) or len(cell) != 3:
@@ -71,18 +68,12 @@ def _structure(item: dict[str, Any]) -> Structure:
     if not isinstance(positions, list) or not positions:
         raise HarmonizationError("structure has no atoms")
     try:
-        matrix = np.array([row[1:4] for row in cell], dtype=float)
-        coords = np.array([site[1:4] for site in positions], dtype=float)
+        matrix = [row[1:4] for row in cell]
+        coords = [site[1:4] for site in positions]
         symbols = [site[4] if len(site) > 4 else site[0] for site in positions]
-    except (TypeError, ValueError, IndexError) as exc:
-        raise HarmonizationError(f"cell or atomic_positions are not numeric: {exc}") from exc
-    if matrix.shape != (3, 3) or coords.shape != (len(symbols), 3):
-        raise HarmonizationError(f"cell {matrix.shape} or positions {coords.shape} have the wrong shape")
-    for symbol in symbols:
-        if not isinstance(symbol, str):
-            raise HarmonizationError(f"unknown element {symbol!r}")
-        check_element(symbol)
-    return Structure(Lattice(matrix), symbols, coords, coords_are_cartesian=True)
+    except (TypeError, IndexError) as exc:
+        raise HarmonizationError(f"cell or atomic_positions are malformed: {exc}") from exc
+    return layer_from_arrays(matrix, coords, symbols, cartesian=True)
 
 
 def _known(raw: object) -> object:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
 
-from ingest.harmonize import HarmonizationError, check_element
-from ingest.records import Record, Rejected, SourceInfo
+from ingest.harmonize import HarmonizationError, check_element, layer_from_arrays
+from ingest.records import Layer, Record, Rejected, SourceInfo
 from ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps, structure_record
 
 SOURCE = SourceInfo(
@@ -64,7 +63,7 @@ def _record(resource: Any, prefix: str, locator: str) -> Record:
     return structure_record(f"{prefix}:{identifier}", _structure(resource["attributes"]), resource, [], locator)
 
 
-def _structure(attributes: dict[str, Any]) -> Structure:
+def _structure(attributes: dict[str, Any]) -> Layer:
     positions = attributes.get("cartesian_site_positions")
     names = attributes.get("species_at_sites")
     if not positions or not names:
@@ -92,8 +91,7 @@ def _structure(attributes: dict[str, Any]) -> Structure:
         raise HarmonizationError(f"lattice_vectors are not numeric: {exc}") from exc
     if matrix.shape != (3, 3) or coords.ndim != 2 or coords.shape[1] != 3:
         raise HarmonizationError(f"lattice {matrix.shape} or positions {coords.shape} have the wrong shape")
-    matrix = np.roll(matrix, 2 - vacuum_axis, axis=0)
-    return Structure(Lattice(matrix), symbols, coords, coords_are_cartesian=True)
+    return layer_from_arrays(matrix, coords, symbols, cartesian=True, vacuum_axis=vacuum_axis)
 
 
 def _element(name: Any, species: Any) -> str:
