@@ -9,11 +9,11 @@ Each call works inside the caller's transaction, so a batch lands whole or not a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -37,8 +37,7 @@ class WriteCounts:
 
 def canonical_sha256(payload: Any) -> str:
     """SHA-256 of ``payload`` as canonical JSON (sorted keys), the identity of a raw record."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
 def ensure_source(session: Session, info: SourceInfo) -> int:

@@ -14,10 +14,11 @@ and refused under ``SOURCE``, so constructed records can never pass as 2DMatPedi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ingest.harmonize import HarmonizationError, layer_from_arrays, value
 from ingest.records import Layer, Record, Rejected, SourceInfo
@@ -74,8 +75,8 @@ def _read(path: Path, constructed: bool) -> Iterator[Record | Rejected]:
 
 def _record(line: str, locator: str, constructed: bool) -> Record:
     try:
-        item = json.loads(line)
-    except ValueError as exc:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         raise HarmonizationError(f"not a JSON line (truncated?): {exc}") from exc
     if not isinstance(item, dict):
         raise HarmonizationError(f"a line is a JSON object, got {type(item).__name__}")
