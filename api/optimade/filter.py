@@ -274,7 +274,7 @@ class _ToSql(Transformer):
             return _OPERATORS[operator](column, literal(value, Float if isinstance(value, float) or abs(value) >= _INT4 else Integer))
         if field.kind is Kind.TIMESTAMP:
             return _OPERATORS[operator](column, _timestamp(field, value))
-        raise UnsupportedFilter(f"{field.name!r} is a list; use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
+        raise FilterError(f"{field.name!r} is a list; use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
 
     def _id_equals(self, value: str) -> ColumnElement[bool]:
         """``id = "source/key"`` as an indexable (source, key) lookup."""
