@@ -1,4 +1,4 @@
-"""Helpers of the OPTIMADE tests: a seeded store per module and real server processes.
+"""Helpers of the OPTIMADE tests: a seeded store and real server processes.
 
 The store holds real poscar2d monolayers with made-up but known property values (band gaps
 by method, formation energies) so that every filter's expected answer can be computed here,

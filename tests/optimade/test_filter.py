@@ -6,7 +6,7 @@ The expected ids come from the pymatgen structures and the values the test put i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -14,21 +14,9 @@ from sqlalchemy import select
 from api.optimade.fields import STRUCTURES
 from api.optimade.filter import MAX_DEPTH, FilterError, UnsupportedFilter, filter_clause
 from schema.database import make_engine
-from tests.optimade_support import Expected, all_ids, atlas2d_server, fresh_database, seed
+from tests.optimade.support import Expected, all_ids
 
 Predicate = Callable[[Expected], bool]
-
-
-@pytest.fixture(scope="module")
-def store(template_url: str) -> Iterator[tuple[str, dict[str, Expected]]]:
-    with fresh_database(template_url) as url:
-        yield url, seed(url)
-
-
-@pytest.fixture(scope="module")
-def server(store: tuple[str, dict[str, Expected]]) -> Iterator[str]:
-    with atlas2d_server(store[0]) as base:
-        yield base
 
 
 def gap(e: Expected, name: str = "band_gap") -> float | None:
