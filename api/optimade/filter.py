@@ -25,8 +25,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from api.optimade.fields import PROVIDER_PREFIX, STRUCTURE_RESOURCE, Field, Kind, Resource
 
-MAX_FILTER_LENGTH = 20_000
-"""Characters. Longer filters are refused before parsing (Earley parsing is superlinear)."""
+MAX_FILTER_LENGTH = 4_096
+"""Characters. Longer filters are refused before parsing: Earley parsing is superlinear, and a
+20,000-character filter already takes seconds of CPU, which would make the API easy to stall."""
 
 MAX_DEPTH = 200
 """Nesting depth of the parse tree; deeper filters are refused instead of exhausting the stack."""
@@ -74,6 +75,7 @@ def parse(text: str) -> Tree:
         raise FilterError(f"filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}")
     if "\x00" in text:
         raise FilterError("filter contains a NUL character")
+    _check_brackets(text)
     try:
         tree = _parser().lark.parse(text)
     except LarkError as exc:
@@ -99,6 +101,24 @@ def filter_clause(text: str, resource: Resource = STRUCTURE_RESOURCE) -> ColumnE
         if isinstance(exc.orig_exc, RecursionError):
             raise FilterError(f"filter is nested deeper than {MAX_DEPTH} levels") from None
         raise
+
+
+def _check_brackets(text: str) -> None:
+    """Refuse bracket nesting deeper than ``MAX_DEPTH`` before parsing (deep input is slow to parse)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped = char == "\\" and not escaped
+            in_string = escaped or char != '"'
+        elif char == '"':
+            in_string = True
+        elif char == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FilterError(f"filter is nested deeper than {MAX_DEPTH} levels")
+        elif char == ")":
+            depth -= 1
 
 
 def _check_depth(tree: Tree) -> None:
@@ -257,7 +277,7 @@ class _ToSql(Transformer):
         if kind == "length":
             if target.kind not in (Kind.LIST, Kind.MATRIX, Kind.SPECIES):
                 raise FilterError(f"LENGTH applies to list properties; {target.name!r} is not a list")
-            return _OPERATORS[rhs[1]](self.resource.length_column(target), value)
+            return _OPERATORS[rhs[1]](self.resource.length_column(target), _number(value))
         return self._set(target, kind, rhs[1], value)
 
     def _value_comparison(self, field: Field, operator: str, value: Any) -> ColumnElement[bool]:
@@ -271,7 +291,7 @@ class _ToSql(Transformer):
         if field.kind is Kind.NUMBER:
             if not isinstance(value, int | float):
                 raise FilterError(f"{field.name!r} is a number; compare it with a number")
-            return _OPERATORS[operator](column, literal(value, Float if isinstance(value, float) or abs(value) >= _INT4 else Integer))
+            return _OPERATORS[operator](column, _number(value))
         if field.kind is Kind.TIMESTAMP:
             return _OPERATORS[operator](column, _timestamp(field, value))
         raise FilterError(f"{field.name!r} is a list; use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
@@ -316,6 +336,11 @@ class _ToSql(Transformer):
         if kind == "has_any":
             return column.bool_op("&&")(_array(matchable, item))
         return column.bool_op("<@")(_array(matchable, item))
+
+
+def _number(value: int | float) -> ColumnElement:
+    """A numeric bound parameter; integers beyond int4 become floats so PostgreSQL never overflows."""
+    return literal(value, Float if isinstance(value, float) or abs(value) >= _INT4 else Integer)
 
 
 def _coerce(value: Any, item: type) -> Any:
