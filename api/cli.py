@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, serve, store
+from api.commands import demo, federate, serve, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -47,6 +47,7 @@ app.command()(store.status)
 app.command()(store.sql)
 app.command()(demo.demo)
 app.command()(serve.serve)
+app.command()(federate.federate)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field
 from math import gcd
 from functools import reduce
@@ -204,3 +205,33 @@ def all_ids(base: str, filter_text: str) -> set[str]:
         ids |= {item["id"] for item in body["data"]}
         url, params = body["links"].get("next"), None
     return ids
+
+
+REFERENCE_ALIASES = {
+    "structures": {
+        "id": "task_id",
+        "chemical_formula_descriptive": "pretty_formula",
+        "chemical_formula_reduced": "pretty_formula",
+        "chemical_formula_anonymous": "formula_anonymous",
+    }
+}
+"""How the reference server's bundled test structures name their fields (as in its own config)."""
+
+
+@contextmanager
+def reference_server(log_dir: str) -> Iterator[str]:
+    """The ``optimade`` reference server with its own test data in its in-memory (mongomock) backend."""
+    import json
+
+    with running(
+        [sys.executable, "-m", "uvicorn", "optimade.server.main:app", "--host", "127.0.0.1", "--port", "{port}"],
+        "/v1/info",
+        env={
+            "OPTIMADE_CONFIG_FILE": str(Path(log_dir) / "no-config.json"),
+            "OPTIMADE_DATABASE_BACKEND": "mongomock",
+            "OPTIMADE_INSERT_TEST_DATA": "true",
+            "OPTIMADE_ALIASES": json.dumps(REFERENCE_ALIASES),
+            "OPTIMADE_LOG_DIR": log_dir,
+        },
+    ) as base:
+        yield base
