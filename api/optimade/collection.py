@@ -51,7 +51,7 @@ class PostgresCollection(EntryCollection):
     def count(self, **kwargs: Any) -> int:
         """How many entries match ``kwargs['filter']`` (a SQLAlchemy condition)."""
         statement = select(func.count()).select_from(self.resource.selectable).where(kwargs.get("filter", true()))
-        return self._rows(statement)[0][0]
+        return self._rows(statement)[0][0][0]
 
     def handle_query_params(self, params: EntryListingQueryParams | SingleEntryQueryParams) -> dict[str, Any]:
         """The reference server's parameter handling, with the filter compiled to SQL instead."""
@@ -97,8 +97,10 @@ class PostgresCollection(EntryCollection):
             .limit(criteria["limit"])
             .offset(skip)
         )
-        rows = [self._document(dict(row._mapping)) for row in self._rows(statement)]
-        data_returned = self.count(filter=criteria["filter"])
+        counting = select(func.count()).select_from(selectable).where(criteria["filter"])
+        page, counted = self._rows(statement, counting)
+        rows = [self._document(dict(row._mapping)) for row in page]
+        data_returned = counted[0][0]
         return rows, data_returned, skip + len(rows) < data_returned and not single_entry
 
     def _columns(self, response_fields: set[str]) -> list[str]:
@@ -133,11 +135,11 @@ class PostgresCollection(EntryCollection):
         row["relationships"] = {"references": {"data": [{"type": "references", "id": source}]}}
         return row
 
-    def _rows(self, statement: Any) -> list[Any]:
-        """Run ``statement`` and fetch all rows, turning a cancelled (too costly) query into a 400."""
+    def _rows(self, *statements: Any) -> list[list[Any]]:
+        """Run ``statements`` on one connection and fetch all rows; a cancelled (too costly) query is a 400."""
         try:
             with self.engine.connect() as connection:
-                return list(connection.execute(statement).all())
+                return [list(connection.execute(statement).all()) for statement in statements]
         except OperationalError as exc:
             if "statement timeout" in str(exc.orig):
                 raise BadRequest(detail="the filter took too long to evaluate; make it more selective") from None
