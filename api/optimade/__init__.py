@@ -2,6 +2,6 @@
 
 ``fields`` maps OPTIMADE properties to SQL expressions, ``filter`` turns an OPTIMADE filter
 into a SQLAlchemy expression over them, ``collection`` answers the reference server's
-routers from PostgreSQL, ``app`` builds the FastAPI application, and ``federation`` /
-``merge`` query several OPTIMADE providers and merge their hits.
+routers from PostgreSQL, ``app`` builds the FastAPI application, and ``federation`` queries
+several OPTIMADE providers and merges their hits.
 """
