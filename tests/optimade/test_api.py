@@ -163,3 +163,17 @@ def test_optimade_validator_reports_no_failures(server: str) -> None:
     assert summary["internal_failure_count"] == 0, summary["internal_failure_messages"]
     assert summary["optional_failure_count"] == 0, summary["optional_failure_messages"]
     assert summary["success_count"] >= 50
+
+
+def test_serve_without_a_reachable_store_is_a_one_line_error(atlas2d) -> None:
+    result = atlas2d("serve", "--port", "5999", ATLAS2D_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_rejects_a_bad_port(atlas2d) -> None:
+    result = atlas2d("serve", "--port", "70000", timeout=120)
+    assert result.returncode == 2
+    assert "65535" in result.stderr
