@@ -29,8 +29,12 @@ MAX_FILTER_LENGTH = 4_096
 """Characters. Longer filters are refused before parsing: Earley parsing is superlinear, and a
 20,000-character filter already takes seconds of CPU, which would make the API easy to stall."""
 
-MAX_DEPTH = 200
-"""Nesting depth of the parse tree; deeper filters are refused instead of exhausting the stack."""
+MAX_DEPTH = 50
+"""Bracket nesting levels; deeper filters are refused before parsing (deep input is slow to
+parse and would exhaust the transformer's stack)."""
+
+_TREE_DEPTH = 4 * MAX_DEPTH + 20
+"""Parse-tree depth allowed: each bracket level adds four tree levels, plus a comparison's own."""
 
 LIST_ITEMS: dict[str, type] = {
     "elements": str,
@@ -122,11 +126,11 @@ def _check_brackets(text: str) -> None:
 
 
 def _check_depth(tree: Tree) -> None:
-    """Refuse trees deeper than ``MAX_DEPTH`` (iteratively: the check itself must not recurse)."""
+    """Refuse trees deeper than ``_TREE_DEPTH`` (iteratively: the check itself must not recurse)."""
     stack: list[tuple[Tree, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        if depth > _TREE_DEPTH:
             raise FilterError(f"filter is nested deeper than {MAX_DEPTH} levels")
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 

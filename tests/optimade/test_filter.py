@@ -206,3 +206,10 @@ def test_values_are_bound_parameters_not_sql_text() -> None:
 def test_escaped_quotes_and_backslashes_reach_the_value() -> None:
     clause = filter_clause(r'chemical_formula_reduced = "a\"b\\c"')
     assert r'a"b\c' in clause.compile().params.values()
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_one_more_is_not() -> None:
+    filter_clause("NOT (" * MAX_DEPTH + "nelements = 1" + ")" * MAX_DEPTH)
+    with pytest.raises(FilterError, match="nested deeper"):
+        filter_clause("(" * (MAX_DEPTH + 1) + "nelements = 1" + ")" * (MAX_DEPTH + 1))
+    filter_clause('chemical_formula_reduced = "' + "(" * (MAX_DEPTH + 1) + '"')
