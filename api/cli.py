@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, ingest, store
+from api.commands import demo, federate, ingest, serve, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -47,6 +47,8 @@ app.command()(store.status)
 app.command()(store.sql)
 app.command()(ingest.ingest)
 app.command()(demo.demo)
+app.command()(serve.serve)
+app.command()(federate.federate)
 
 
 def main() -> None:
