@@ -71,7 +71,7 @@ def train(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total, batches = total + float(loss), batches + 1
+            total, batches = total + loss.item(), batches + 1
         loss_value = total / batches
         if report:
             report(epoch + 1, loss_value)

@@ -61,8 +61,8 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "bands_cae.pt"
 """The shipped trained weights (how they were made: ``weights/bands_cae.json``)."""
 
 
-def reference_energy(segments: Sequence[Segment], fermi_level: float) -> float:
-    """Mid-gap if no band crosses E_F and the gap exceeds ``GAP_THRESHOLD``, else E_F."""
+def band_edges(segments: Sequence[Segment], fermi_level: float) -> tuple[float, float] | None:
+    """(VBM, CBM) when no band crosses E_F and states lie on both sides, else None (a metal)."""
     energies = np.concatenate([s.energies.reshape(-1) for s in segments])
     below, above = energies[energies <= fermi_level], energies[energies > fermi_level]
     crossing = any(
@@ -71,9 +71,23 @@ def reference_energy(segments: Sequence[Segment], fermi_level: float) -> float:
         for band in s.energies.reshape(-1, s.energies.shape[-1])
     )
     if crossing or below.size == 0 or above.size == 0:
+        return None
+    return float(below.max()), float(above.min())
+
+
+def band_gap(segments: Sequence[Segment], fermi_level: float) -> float:
+    """The gap along the path in eV (0 for a metal or a gap below ``GAP_THRESHOLD``)."""
+    edges = band_edges(segments, fermi_level)
+    gap = 0.0 if edges is None else edges[1] - edges[0]
+    return gap if gap > GAP_THRESHOLD else 0.0
+
+
+def reference_energy(segments: Sequence[Segment], fermi_level: float) -> float:
+    """Mid-gap if no band crosses E_F and the gap exceeds ``GAP_THRESHOLD``, else E_F."""
+    edges = band_edges(segments, fermi_level)
+    if edges is None or edges[1] - edges[0] <= GAP_THRESHOLD:
         return float(fermi_level)
-    vbm, cbm = float(below.max()), float(above.min())
-    return (vbm + cbm) / 2 if cbm - vbm > GAP_THRESHOLD else float(fermi_level)
+    return (edges[0] + edges[1]) / 2
 
 
 def rasterise(segments: Sequence[Segment], fermi_level: float) -> np.ndarray:

@@ -7,7 +7,9 @@ single-orbital square and triangular lattices, each with random hoppings, on-sit
 energies, lattice constants and Fermi levels. Kagome and Lieb models are sometimes
 perturbed (next-neighbour hopping) so that the flat band disperses: the flat-band flag is
 computed from the bands, not assumed from the family. Everything here is generated, and
-says so in its records (source ``tight-binding-generated``, method ``tight-binding``).
+says so in its records: source ``tight-binding-generated``, method ``tight-binding`` and
+provenance ``origin: generated tight-binding``; such entries have no structure and no
+material, so they never appear as materials.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ GENERATED_SOURCE = SourceInfo(
 )
 
 METHOD = "tight-binding"
+
+ORIGIN = "generated tight-binding"
+"""The provenance ``origin`` of every generated band structure: not any database's data."""
 
 FLAT_BAND_WIDTH = 0.1
 """eV. A band narrower than this along the whole path, inside the window, is flat."""
@@ -153,7 +158,7 @@ def band_structure(
     entry = Record(
         source_key=key,
         chemical_formula_reduced="",
-        raw={"generated": "atlas2d embeddings.tight_binding", "model": params, "density": density, "path": list(labels)},
+        raw={"origin": ORIGIN, "generator": "atlas2d embeddings.tight_binding", "model": params, "density": density, "path": list(labels)},
         locator=key,
     )
     record = BandRecord(
@@ -161,7 +166,12 @@ def band_structure(
         method=METHOD,
         fermi_level=fermi + shift,
         segments=segments,
-        provenance={"generated": "embeddings.tight_binding", "family": family, "flat_band": flat},
+        provenance={
+            "origin": ORIGIN,
+            "generator": "atlas2d embeddings.tight_binding",
+            "family": family,
+            "flat_band": flat,
+        },
     )
     return GeneratedBands(record=record, family=family, flat_band=flat, lattice=lattice, kfrac=kfracs)
 
@@ -184,31 +194,6 @@ def has_flat_band(segments: list[Segment], reference: float) -> bool:
     widths = energies.max(axis=2) - energies.min(axis=2)
     centres = energies.mean(axis=2)
     return bool(np.any((widths < FLAT_BAND_WIDTH) & (np.abs(centres - reference) < FLAT_BAND_WINDOW)))
-
-
-def pymatgen_band_dict(generated: GeneratedBands, constructed_note: str) -> dict[str, Any]:
-    """The bands as pymatgen ``BandStructureSymmLine.as_dict()``, marked as constructed.
-
-    Used to build test files in the published layout that ``ingest.sources.bands`` reads.
-    """
-    from pymatgen.core import Lattice
-    from pymatgen.electronic_structure.bandstructure import BandStructureSymmLine
-    from pymatgen.electronic_structure.core import Spin
-
-    record, lattice = generated.record, generated.lattice
-    vectors = np.zeros((3, 3))
-    vectors[:2, :2] = lattice.vectors
-    vectors[2, 2] = 20.0
-    reciprocal = Lattice(vectors).reciprocal_lattice
-    kpoints = np.concatenate([np.pad(k, ((0, 0), (0, 1))) for k in generated.kfrac])
-    energies = np.concatenate([s.energies for s in record.segments], axis=2)
-    labels = {name: [*xy, 0.0] for name, xy in lattice.points.items()}
-    bs = BandStructureSymmLine(
-        kpoints, {Spin.up: energies[0]}, reciprocal, record.fermi_level, labels, coords_are_cartesian=False
-    )
-    payload = bs.as_dict()
-    payload["constructed"] = constructed_note
-    return payload
 
 
 def _shells(lattice: Lattice2D, count: int) -> list[list[tuple[int, int, np.ndarray]]]:

@@ -1,1 +1,0 @@
-"""Source adapters: each reads one source's own format and yields ``Record`` or ``Rejected``."""
