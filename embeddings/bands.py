@@ -55,6 +55,9 @@ LATENT = 32
 
 FINGERPRINT_LENGTH = 2 * LATENT
 
+FAMILY_CLASSES = 6
+"""Lattice families of the generated training models (``embeddings.tight_binding.FAMILIES``)."""
+
 MODEL_NAME = "bands-cae-v1"
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "bands_cae.pt"
@@ -146,13 +149,20 @@ class SegmentDecoder(nn.Module):
 
 
 class BandAutoencoder(nn.Module):
-    """Segment autoencoder with a direction-symmetric code, plus a flat-band head on fingerprints."""
+    """Segment autoencoder with a direction-symmetric code, and two small heads on fingerprints.
 
-    def __init__(self) -> None:
+    The heads (flat band: yes/no; lattice family of a generated model) are trained together
+    with the autoencoder on the generated band structures, whose labels are known; they
+    pull fingerprints of the same electronic kind together, which pure reconstruction does
+    only weakly. Stored band structures, unlabelled, add reconstruction only.
+    """
+
+    def __init__(self, families: int = FAMILY_CLASSES) -> None:
         super().__init__()
         self.encoder = SegmentEncoder()
         self.decoder = SegmentDecoder()
         self.flat_head = nn.Linear(FINGERPRINT_LENGTH, 1)
+        self.family_head = nn.Linear(FINGERPRINT_LENGTH, families)
 
     def encode_segments(self, x: torch.Tensor) -> torch.Tensor:
         """Codes of segment pictures (N, 1, H, W), equal for a segment and its reverse."""
