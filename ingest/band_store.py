@@ -49,7 +49,9 @@ def write_band_records(
     entry_ids = dict(
         session.execute(
             select(Entry.source_key, Entry.id).where(Entry.source_id == source_id, Entry.source_key.in_(keys))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     for record in records:
         _write_bands(session, entry_ids[record.entry.source_key], record, counts)

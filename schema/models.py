@@ -191,18 +191,14 @@ class PropertyValue(Base):
 
 
 class BandStructure(Base):
-    """An electronic band structure along a k-path, with its fingerprint vector."""
+    """An electronic band structure along a k-path, with its fingerprint vector.
+
+    No HNSW index on ``fingerprint`` (migration 0005): the bundled pgvector crashes on it
+    on CPUs without AVX-512; search is an exact scan over ``fingerprint::halfvec``.
+    """
 
     __tablename__ = "band_structure"
-    __table_args__ = (
-        UniqueConstraint("entry_id", "method"),
-        Index(
-            "ix_band_structure_fingerprint_hnsw",
-            "fingerprint",
-            postgresql_using="hnsw",
-            postgresql_ops={"fingerprint": "vector_l2_ops"},
-        ),
-    )
+    __table_args__ = (UniqueConstraint("entry_id", "method"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
