@@ -22,8 +22,9 @@ from schema.database import DatabaseError, make_engine
 app = typer.Typer(
     help=(
         "Band-structure fingerprints (a convolutional autoencoder on a fixed-grid picture of the "
-        "bands within ±4 eV of E_F / mid-gap, stored as vector(64) with an HNSW index). Without a "
-        "subcommand: fingerprint every stored band structure that lacks an up-to-date one."
+        "bands within ±4 eV of E_F / mid-gap, stored as vector(64), searched by L2 distance in "
+        "PostgreSQL). Without a subcommand: fingerprint every stored band structure that lacks "
+        "an up-to-date one."
     ),
     invoke_without_command=True,
     no_args_is_help=False,
@@ -124,7 +125,7 @@ def train(
     ] = True,
     device: DeviceOption = "auto",
 ) -> None:
-    """Train the autoencoder and its flat-band head, reproducibly from --seed.
+    """Train the autoencoder with its flat-band and family heads, reproducibly from --seed.
 
     Learns from generated tight-binding band structures plus (with --use-store) the stored
     ones, then reports neighbour family precision@10 and flat-band accuracy on held-out
@@ -152,6 +153,10 @@ def train(
     with progress() as bar:
         task = bar.add_task("training", total=epochs)
         model, record = train_model(settings, stored, device, lambda epoch, loss: bar.update(task, completed=epoch))
+    record["command"] = (
+        f"atlas2d fingerprint train --seed {seed} --per-family {per_family} --epochs {epochs} "
+        f"{'--use-store' if use_store else '--generated-only'} --device {device} --out {out.name}"
+    )
     held_out = generate_models(max(10, per_family // 5), seed + 1000)
     record["held_out"] = {"seed": seed + 1000, "band_structures": len(held_out), **evaluate(model, held_out)}
     identifier = save(model, record, out)
