@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -70,15 +69,3 @@ def fill_fingerprints(
 def _fermi(value: float | None) -> float:
     """A band structure stored without a Fermi level is drawn about 0 eV, its own zero."""
     return 0.0 if value is None else float(value)
-
-
-def stored_fingerprints(session: Session) -> tuple[np.ndarray, list[int]]:
-    """All stored fingerprints (n, length) and their band-structure ids, in id order."""
-    rows = session.execute(
-        select(BandStructure.id, BandStructure.fingerprint)
-        .where(BandStructure.fingerprint.is_not(None))
-        .order_by(BandStructure.id)
-    ).all()
-    if not rows:
-        return np.empty((0, 0), dtype=np.float32), []
-    return np.stack([np.asarray(r.fingerprint, dtype=np.float32) for r in rows]), [r.id for r in rows]
