@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, federate, ingest, serve, store
+from api.commands import demo, federate, fingerprint, ingest, serve, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -49,6 +49,8 @@ app.command()(ingest.ingest)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command()(federate.federate)
+app.add_typer(fingerprint.app, name="fingerprint")
+app.command("similar-bands")(fingerprint.similar_bands)
 
 
 def main() -> None:
