@@ -67,8 +67,12 @@ def fill(
     Up-to-date fingerprints (same model identifier, same band data) are skipped, so a
     re-run does nothing; an interrupted run keeps the batches it committed.
     """
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        fill_missing(device, batch_size, weights)
+
+
+def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
+    """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
     from embeddings.band_fingerprints import count_stale, fill_fingerprints
 
     model = _load(weights, device)
