@@ -78,6 +78,7 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
     from optimade.server.create_app import create_app as create_reference_app
     from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
 
+    from api.optimade import similar
     from api.optimade.collection import PostgresCollection
 
     config = server_config(base_url)
@@ -89,4 +90,5 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
         "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),
         "links": PostgresCollection(LINK_RESOURCE, LinksResource, LinksMapper(config), config, engine),
     }
+    app.include_router(similar.router(engine))
     return app

@@ -1,0 +1,68 @@
+"""``/v1/extensions/similar`` against a real ``atlas2d serve`` process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from embeddings.band_fingerprints import fill_fingerprints
+from embeddings.band_search import similar_by_bands
+from embeddings.bands import load_model
+from embeddings.tight_binding import GENERATED_SOURCE, generate
+from ingest.band_store import write_band_records
+from schema.database import make_engine
+from schema.models import Entry
+from tests.optimade.support import atlas2d_server, fresh_database
+
+
+@pytest.fixture(scope="module")
+def band_server(template_url: str) -> Iterator[tuple[str, str]]:
+    """A server over a store of fingerprinted tight-binding band structures, and its store URL."""
+    with fresh_database(template_url) as url:
+        engine = make_engine(url)
+        with Session(engine) as session:
+            write_band_records(session, GENERATED_SOURCE, [m.record for m in generate(3, seed=5)], source_file="test")
+            session.commit()
+            fill_fingerprints(session, load_model(device="cpu"))
+        engine.dispose()
+        with atlas2d_server(url) as base:
+            yield base, url
+
+
+def test_band_neighbours_match_the_store_search(band_server: tuple[str, str]) -> None:
+    base, url = band_server
+    query = "tight-binding-generated/kagome-s5-00001"
+    response = httpx.get(f"{base}/v1/extensions/similar", params={"id": query, "by": "bands", "k": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["meta"] == {"query": query, "by": "bands", "k": 5, "more_data_available": False}
+    engine = make_engine(url)
+    with Session(engine) as session:
+        entry_id = session.execute(select(Entry.id).where(Entry.source_key == "kagome-s5-00001")).scalar_one()
+        expected = similar_by_bands(session, entry_id, 5)
+    engine.dispose()
+    assert [n["id"] for n in body["data"]] == [f"{n.source}/{n.source_key}" for n in expected]
+    assert [n["distance"] for n in body["data"]] == pytest.approx([n.distance for n in expected])
+    assert query not in {n["id"] for n in body["data"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"id": "tight-binding-generated/no-such-model"}, 404),
+        ({"id": "no-slash-at-all"}, 404),
+        ({"id": "tight-binding-generated/kagome-s5-00001", "by": "colour"}, 400),
+        ({"id": "tight-binding-generated/kagome-s5-00001", "k": "0"}, 400),
+        ({"id": "tight-binding-generated/kagome-s5-00001", "k": "1000"}, 400),
+        ({"id": "tight-binding-generated/kagome-s5-00001'; DROP TABLE entry; --"}, 404),
+        ({}, 400),
+    ],
+)
+def test_bad_requests_get_json_api_errors(band_server: tuple[str, str], params: dict[str, str], status: int) -> None:
+    response = httpx.get(f"{band_server[0]}/v1/extensions/similar", params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["errors"]
