@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache, reduce
 
 import numpy as np
+from scipy.spatial.distance import pdist
 from pymatgen.core import Element, Lattice, Structure
 
 from ingest.records import Layer, Value
@@ -210,12 +211,12 @@ def layer_from_arrays(
     if abs(np.linalg.det(matrix)) < 1e-6:
         raise HarmonizationError("lattice is singular (zero volume)")
     frac = np.linalg.solve(matrix.T, points.T).T if cartesian else points.copy()
-    matrix = np.roll(matrix, 2 - vacuum_axis, axis=0)
-    frac = np.roll(frac, 2 - vacuum_axis, axis=1)
+    order = [(vacuum_axis + 1) % 3, (vacuum_axis + 2) % 3, vacuum_axis]
+    matrix, frac = matrix[order], frac[:, order]
     frac[:, 2] = _unwrap_layer(frac[:, 2])
     cart = frac @ matrix
     a, b, c = matrix
-    normal = np.cross(a, b)
+    normal = _cross(a, b)
     area = float(np.linalg.norm(normal))
     if area < 1e-6:
         raise HarmonizationError("in-plane lattice vectors are parallel")
@@ -224,7 +225,7 @@ def layer_from_arrays(
         normal, a, b = -normal, b, a
     length = float(np.dot(normal, c))
     x = a / np.linalg.norm(a)
-    rotation = np.vstack([x, np.cross(normal, x), normal])
+    rotation = np.array([x, _cross(normal, x), normal])
     a2, b2 = rotation @ a, rotation @ b
     new_lattice = np.array([[a2[0], 0.0, 0.0], [b2[0], b2[1], 0.0], [0.0, 0.0, length]])
     cart = cart @ rotation.T
@@ -237,6 +238,11 @@ def layer_from_arrays(
     return Layer(
         lattice=new_lattice, positions=cart, species=tuple(species), thickness=thickness, vacuum=length - thickness, area=area
     )
+
+
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (``np.cross`` costs more in overhead than in arithmetic here)."""
+    return np.array([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
 
 
 def validate_structure(structure: Structure) -> None:
@@ -267,22 +273,18 @@ def _finite_arrays(lattice: object, coords: object, n: int) -> tuple[np.ndarray,
 def _check_no_overlap(plane: np.ndarray, cart: np.ndarray) -> None:
     """Refuse two sites (or a site and its own in-plane image) closer than ``MIN_INTERATOMIC_DISTANCE``.
 
-    Differences are wrapped to the nearest image in fractional units and the eight
-    neighbouring cells are tried too, which finds the shortest distance in any cell that is
-    not extremely skewed.
+    The cell and its eight in-plane neighbours are tiled and every pair distance taken
+    (scipy's ``pdist``, in C): with positions wrapped into the cell this finds the shortest
+    distance in any cell that is not extremely skewed.
     """
-    delta = cart[:, None, :] - cart[None, :, :]
-    frac = np.linalg.solve(plane.T, delta[..., :2].reshape(-1, 2).T).T
-    frac -= np.round(frac)
-    shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
-    in_plane = (frac[:, None, :] + shifts[None, :, :]) @ plane
-    squared = (in_plane**2).sum(-1) + delta[..., 2].reshape(-1, 1) ** 2
-    n = len(cart)
-    squared = squared.reshape(n, n, len(shifts))
-    squared[np.arange(n), np.arange(n), 4] = np.inf
-    closest = float(np.sqrt(squared.min()))
+    tiled = np.repeat(cart[None, :, :], len(_NEIGHBOUR_CELLS), axis=0)
+    tiled[:, :, :2] += (_NEIGHBOUR_CELLS @ plane)[:, None, :]
+    closest = float(np.sqrt(pdist(tiled.reshape(-1, 3), "sqeuclidean").min()))
     if closest < MIN_INTERATOMIC_DISTANCE:
         raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
+
+
+_NEIGHBOUR_CELLS = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
 
 
 def _unwrap_layer(frac_z: np.ndarray) -> np.ndarray:

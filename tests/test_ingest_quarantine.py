@@ -111,6 +111,7 @@ def _constructed_breakages() -> list[Callable[[str], str]]:
         lambda line: "this is not json",
         lambda line: "[1, 2, 3]",
         lambda line: line + "}",
+        lambda line: line.replace('"formula_pretty": "', '"formula_pretty": "\\u0000', 1),
         parsed(_set(("structure", "sites"), [])),
         parsed(overlap),
         parsed(_set(("structure", "lattice", "matrix", 0, 0), math.nan)),

@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from ingest.harmonize import HarmonizationError, reduced_formula
 from ingest.records import Layer, Record, Rejected, Value
 
@@ -35,11 +37,12 @@ def structure_record(
     values: list[Value | None],
     locator: str,
     prototype: str | None = None,
+    strict_json: bool = False,
 ) -> Record:
     """A ``Record`` of a layer already validated and in the 2D convention."""
     if not isinstance(key, str) or not key.strip():
         raise HarmonizationError(f"missing or empty source id: {key!r}")
-    check_storable(raw)
+    check_storable(raw, strict_json)
     return Record(
         source_key=key.strip(),
         chemical_formula_reduced=reduced_formula(layer.counts()),
@@ -51,8 +54,16 @@ def structure_record(
     )
 
 
-def check_storable(raw: dict[str, Any]) -> None:
-    """Refuse raw records PostgreSQL's JSONB cannot hold (NaN, Infinity, NUL characters)."""
+def check_storable(raw: dict[str, Any], strict_json: bool = False) -> None:
+    """Refuse raw records PostgreSQL's JSONB cannot hold (NaN, Infinity, NUL characters).
+
+    ``strict_json``: ``raw`` came from a strict parser (orjson refuses NaN and Infinity), so
+    only NUL characters need looking for, which is much cheaper than re-encoding.
+    """
+    if strict_json:
+        if b"\\u0000" in orjson.dumps(raw):
+            raise HarmonizationError("raw record holds a NUL character, which JSONB cannot store")
+        return
     try:
         text = json.dumps(raw, allow_nan=False)
     except ValueError as exc:

@@ -85,7 +85,7 @@ def _record(line: str, locator: str, constructed: bool) -> Record:
     if not constructed and CONSTRUCTED_MARK in item:
         raise HarmonizationError("a constructed record is not 2DMatPedia data: ingest it as '2dmatpedia-constructed'")
     values = [value(name, item.get(field), method, field) for field, name, method in PROPERTIES]
-    return structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator)
+    return structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
 
 
 def _structure(data: Any) -> Layer:
