@@ -1,0 +1,33 @@
+"""``atlas2d demo``, the README's first command, on a fresh embedded server, twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from schema.database import make_engine, start_embedded
+from schema.models import BandStructure, Entry, Quarantine, Source
+from tests.conftest import run_atlas2d
+
+
+def test_demo_runs_on_the_embedded_server_and_a_rerun_adds_nothing(tmp_path: Path) -> None:
+    first = run_atlas2d("demo", timeout=900, ATLAS2D_DATA_DIR=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "Ingest summary" in first.stdout
+    engine = make_engine(start_embedded(tmp_path / "pgdata"))
+    with engine.connect() as conn:
+        per_source = dict(conn.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).tuples().all())
+        fingerprinted = conn.execute(select(func.count()).select_from(BandStructure).where(BandStructure.fingerprint.is_not(None))).scalar_one()
+        quarantined = conn.execute(select(func.count()).select_from(Quarantine)).scalar_one()
+    assert per_source["mc2d"] == 200 and per_source["c2db"] == 2 and per_source["experimental"] == 8
+    assert per_source["2dmatpedia-constructed"] == 48
+    assert fingerprinted == per_source["tight-binding-generated"] > 0
+    assert quarantined == 0
+    second = run_atlas2d("demo", timeout=900, ATLAS2D_DATA_DIR=str(tmp_path))
+    assert second.returncode == 0, second.stderr
+    assert "0 new, 0 changed" in second.stdout
+    assert "all " in second.stdout and "up-to-date fingerprints" in second.stdout
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Entry)).scalar_one() == sum(per_source.values())
+    engine.dispose()
