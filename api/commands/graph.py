@@ -142,3 +142,38 @@ def export(
     else:
         graph.serialize(destination=out, format=rdf_format)
         console.print(f"wrote {len(graph)} triples to {out}")
+
+
+@app.command()
+def sync(
+    neo4j: Annotated[str, typer.Option("--neo4j", help="Bolt URL of the server, e.g. bolt://localhost:7687.")],
+    user: Annotated[str | None, typer.Option(envvar="NEO4J_USER", help="User name (none for servers without auth).")] = None,
+    password: Annotated[str | None, typer.Option(envvar="NEO4J_PASSWORD", help="Password.")] = None,
+    database: Annotated[str | None, typer.Option(help="Database on the server; default: the server's default.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Most rows per UNWIND batch.")] = 1000,
+    batch_bytes: Annotated[int, typer.Option(min=512, help="Most bytes per batch message; FalkorDB needs < 4096, Neo4j takes far more.")] = 3500,
+) -> None:
+    """Write the graph into a Neo4j-protocol server (Neo4j 5, FalkorDB) and keep it in sync.
+
+    Nodes carry the label Atlas2d plus their ontology classes; only Atlas2d nodes are
+    touched. Re-running writes only what changed in the store and deletes what left it.
+    """
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from ontology.neo4j_sync import sync as sync_graph
+
+    graph = _store_graph()
+    auth = (user, password or "") if user else None
+    try:
+        with GraphDatabase.driver(neo4j, auth=auth) as driver, progress() as bar:
+            driver.verify_connectivity()
+            task = bar.add_task("writing changed rows", total=None)
+            counts = sync_graph(driver, graph, database=database, batch_size=batch_size, batch_bytes=batch_bytes,
+                                on_batch=lambda n: bar.advance(task, n))
+    except (Neo4jError, DriverError, OSError, ValueError) as exc:
+        fail(f"graph sync to {neo4j} failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+    if not counts.changed:
+        console.print("the server is already in sync with the store; nothing written")
+        return
+    print_table(["change", "count"], list(vars(counts).items()), title=f"synced to {neo4j}")
