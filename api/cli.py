@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, graph, store
+from api.commands import demo, export, graph, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -47,6 +47,7 @@ app.command()(store.status)
 app.command()(store.sql)
 app.command()(demo.demo)
 app.add_typer(graph.app, name="graph")
+app.command()(export.export)
 
 
 def main() -> None:
