@@ -98,11 +98,13 @@ def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, flo
     from api.exports.jsonld import material_document
     from api.exports.splits import assign_split
     from api.exports.training_set import STRUCTURE_COLUMNS, _entry, _properties
-    from schema.models import Entry, Source, Structure
+    from schema.models import Entry, Material, Source, Structure
 
     rows = conn.execute(
-        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision, Entry.chemical_formula_reduced,
+        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
+               Material.chemical_formula_reduced.label("material_formula"),
                Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
+        .join(Material, Material.id == Entry.material_id)
         .join(Source, Source.id == Entry.source_id)
         .outerjoin(Structure, Structure.entry_id == Entry.id)
         .order_by(Entry.material_id, Entry.id)

@@ -20,7 +20,7 @@ from rdflib.namespace import RDF, RDFS, XSD
 from sqlalchemy import Connection, func, select
 
 from ontology.vocabulary import A2D, ID, PREFIXES, method_iri, property_class, slug, unit_iri
-from schema.models import Entry, PropertyValue, Source, Structure
+from schema.models import Entry, Material, PropertyValue, Source, Structure
 
 Triple = tuple[URIRef | BNode, URIRef, URIRef | Literal]
 
@@ -88,10 +88,10 @@ def _material_triples(conn: Connection) -> Iterator[Triple]:
     """Materials and their duplicate clusters; only materials that some entry describes."""
     two_d = func.bool_or(Structure.nperiodic_dimensions == 2)
     rows = conn.execute(
-        select(Entry.material_id, func.min(Entry.chemical_formula_reduced), func.count(Entry.id), two_d)
+        select(Entry.material_id, Material.chemical_formula_reduced, func.count(Entry.id), two_d)
+        .join(Material, Material.id == Entry.material_id)
         .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .where(Entry.material_id.is_not(None))
-        .group_by(Entry.material_id)
+        .group_by(Entry.material_id, Material.chemical_formula_reduced)
         .order_by(Entry.material_id)
         .execution_options(yield_per=2000)
     )

@@ -76,17 +76,17 @@ def compact_iri(iri: str) -> str:
 def material_document(material_id: int, split: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The document of one material from its entry rows.
 
-    Each entry row has ``id``, ``source``, ``source_key``, ``revision``, ``structure`` (a
+    Each entry row has ``id``, ``source``, ``source_key``, ``revision``, ``formula`` (the
+    material's reduced formula), ``structure`` (a
     dict of structure columns, or None) and ``properties`` (dicts of property columns).
     """
     has_layer = any(e["structure"] and e["structure"]["nperiodic_dimensions"] == 2 for e in entries)
-    formulas = sorted({e["structure"]["chemical_formula_reduced"] for e in entries if e["structure"]})
     return {
         "@context": CONTEXT,
         "@id": f"id:material/{material_id}",
         "@type": ["a2d:Material", "a2d:Monolayer"] if has_layer else "a2d:Material",
         "material_id": material_id,
-        "chemical_formula_reduced": formulas[0] if formulas else entries[0]["formula"],
+        "chemical_formula_reduced": entries[0]["formula"],
         "split": split,
         "n_entries": len(entries),
         "entries": [_entry(e) for e in entries],

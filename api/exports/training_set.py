@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, select
 from api.exports.croissant import croissant_metadata
 from api.exports.jsonld import CONTEXT, JSON_STRUCTURE_KEYS, LAYER_KEYS, SCALAR_STRUCTURE_KEYS, material_document
 from api.exports.splits import SPLIT_NAMES, assign_split
-from schema.models import Entry, PropertyValue, Source, Structure
+from schema.models import Entry, Material, PropertyValue, Source, Structure
 
 STRUCTURE_COLUMNS = [getattr(Structure, key) for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS)]
 PROPERTY_COLUMNS = ("id", "name", "value", "value_text", "unit", "method", "source_field", "reference")
@@ -89,11 +89,12 @@ def export_training_set(
             on_material()
 
     query = (
-        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision, Entry.chemical_formula_reduced,
+        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
+               Material.chemical_formula_reduced.label("material_formula"),
                Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
+        .join(Material, Material.id == Entry.material_id)
         .join(Source, Source.id == Entry.source_id)
         .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .where(Entry.material_id.is_not(None))
         .order_by(Entry.material_id, Entry.id)
     )
     if where is not None:
@@ -145,7 +146,7 @@ def _entry(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
         "source": row.source,
         "source_key": row.source_key,
         "revision": row.revision,
-        "formula": row.chemical_formula_reduced,
+        "formula": row.material_formula,
         "structure": structure,
         "properties": properties,
     }
