@@ -69,6 +69,7 @@ def property_class(name: str) -> URIRef:
     return property_classes().get(name, A2D.Property)
 
 
+@lru_cache(maxsize=4096)
 def method_iri(method: str) -> tuple[URIRef, URIRef]:
     """The IRI of a store method string and its class (computational or experimental).
 
@@ -83,6 +84,7 @@ def method_iri(method: str) -> tuple[URIRef, URIRef]:
     return ID[f"method/{slug(method)}"], A2D.ComputationalMethod
 
 
+@lru_cache(maxsize=4096)
 def unit_iri(unit: str) -> URIRef:
     """The IRI of a store unit string; an unknown unit gets an atlas2d IRI of its own."""
     return UNITS.get(unit, ID[f"unit/{slug(unit)}"])

@@ -10,6 +10,7 @@ exactly as written. IRIs are the graph's (``id:material/12``), so an export and
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ontology.vocabulary import A2D, ID, OPTIMADE, method_iri, property_class, unit_iri
@@ -65,6 +66,7 @@ CONTEXT: dict[str, Any] = {
 _PREFIXES = {str(A2D): "a2d:", str(ID): "id:", "http://qudt.org/vocab/unit/": "qunit:"}
 
 
+@lru_cache(maxsize=4096)
 def compact_iri(iri: str) -> str:
     """``https://atlas2d.org/ontology#PBE`` -> ``a2d:PBE`` (the context's prefixes)."""
     for namespace, prefix in _PREFIXES.items():
@@ -113,11 +115,17 @@ def _entry(entry: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+@lru_cache(maxsize=4096)
+def _types(name: str) -> str | tuple[str, str]:
+    cls = property_class(name)
+    return "a2d:Property" if cls == A2D.Property else ("a2d:Property", compact_iri(str(cls)))
+
+
 def _property(row: dict[str, Any]) -> dict[str, Any]:
-    cls = property_class(row["name"])
+    types = _types(row["name"])
     document: dict[str, Any] = {
         "@id": f"id:property/{row['id']}",
-        "@type": "a2d:Property" if cls == A2D.Property else ["a2d:Property", compact_iri(str(cls))],
+        "@type": types if isinstance(types, str) else list(types),
         "name": row["name"],
         "method": compact_iri(str(method_iri(row["method"])[0])),
     }
