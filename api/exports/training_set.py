@@ -104,7 +104,7 @@ def export_training_set(
     entries: list[dict[str, Any]] = []
     # A cursor is planned for its first rows by default; this one is read to the end.
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": batch})
     for rows in result.partitions():
         properties = _properties(conn, [row.id for row in rows])
         for row in rows:
