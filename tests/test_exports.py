@@ -153,9 +153,10 @@ def test_croissant_loads_and_iterates_records(store: Session, tmp_path: Path) ->
     assert "poscar2d-test" in provenance and "CC0 1.0" in provenance and "seed 2" in provenance
 
 
-def test_structure_condition_selects_whole_materials(store: Session, tmp_path: Path) -> None:
+def test_selected_materials_are_exported_whole(store: Session, tmp_path: Path) -> None:
+    three_elements = select(Entry.material_id).join(Structure, Structure.entry_id == Entry.id).where(Structure.nelements == 3)
     summary = export_training_set(
-        store.connection(), tmp_path, (0.8, 0.1, 0.1), seed=0, where=Structure.nelements == 3, filter_text="nelements=3"
+        store.connection(), tmp_path, (0.8, 0.1, 0.1), seed=0, materials=three_elements, filter_text="nelements=3"
     )
     documents = [d for docs in _documents(tmp_path).values() for d in docs]
     expected = store.execute(

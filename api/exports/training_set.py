@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import Connection, Select, select
 
 from api.exports.croissant import croissant_metadata
 from api.exports.jsonld import CONTEXT, JSON_STRUCTURE_KEYS, LAYER_KEYS, SCALAR_STRUCTURE_KEYS, material_document
@@ -58,7 +58,7 @@ def export_training_set(
     out: Path,
     fractions: tuple[float, float, float],
     seed: int,
-    where: ColumnElement[bool] | None = None,
+    materials: Select[tuple[int]] | None = None,
     filter_text: str | None = None,
     batch: int = 2000,
     on_material: Callable[[], None] | None = None,
@@ -66,9 +66,10 @@ def export_training_set(
     """Write ``{train,validation,test}.jsonl``, ``splits.csv``, ``context.jsonld``,
     ``PROVENANCE.md`` and ``croissant.json`` into ``out``.
 
-    ``where`` is a condition on the ``structure`` table (e.g. from an OPTIMADE filter, whose
-    text ``filter_text`` goes into PROVENANCE.md): a material is exported, with all its
-    entries, when one of its structures matches.
+    ``materials`` is a SELECT of material ids to export (e.g. the ``material_id`` column of
+    the OPTIMADE structures matching a filter, whose text ``filter_text`` goes into
+    PROVENANCE.md); a selected material is exported whole, with all its entries, so a
+    filter can never split a duplicate cluster.
     """
     out.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary()
@@ -97,9 +98,8 @@ def export_training_set(
         .outerjoin(Structure, Structure.entry_id == Entry.id)
         .order_by(Entry.material_id, Entry.id)
     )
-    if where is not None:
-        matching = select(Entry.material_id).join(Structure, Structure.entry_id == Entry.id).where(where)
-        query = query.where(Entry.material_id.in_(matching))
+    if materials is not None:
+        query = query.where(Entry.material_id.in_(materials.scalar_subquery()))
     current: int | None = None
     entries: list[dict[str, Any]] = []
     # A cursor is planned for its first rows by default; this one is read to the end.
@@ -122,7 +122,7 @@ def export_training_set(
     splits_sha = splits_file.close()
     (out / "context.jsonld").write_text(json.dumps({"@context": CONTEXT}, indent=1, ensure_ascii=False), encoding="utf-8")
     sources = _sources(conn, sources_used)
-    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, filter_text if where is not None else None, summary), encoding="utf-8")
+    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, filter_text if materials is not None else None, summary), encoding="utf-8")
     metadata = croissant_metadata(
         split_files,
         ("splits.csv", splits_sha),
@@ -203,7 +203,7 @@ def _provenance(
         f"- fractions train/validation/test: {'/'.join(map(str, fractions))}, seed {seed}",
         "- unit of splitting: the duplicate cluster (one material = all entries dedup merged),",
         "  so no material is in two splits; split = SHA-256(seed:material_id) against the fractions",
-        f"- filter on structures: {filter_text or 'none'}",
+        f"- selection: {filter_text or 'all materials'}",
         f"- materials per split: {', '.join(f'{k} {v}' for k, v in summary.materials.items())}; entries {summary.entries}",
         f"- entries not attached to a material (not exported): {summary.unassigned_entries}",
         "",
