@@ -1,0 +1,196 @@
+"""Benchmark of ``atlas2d export``: materials per second and peak memory.
+
+A store of N materials is made from real poscar2d monolayers (``tests/sample_data.py``,
+harmonized through the real store writer) replicated in SQL until it holds N materials,
+each with a structure and PBE band gap, formation energy and gap-type values. Then the
+streaming exporter (``api/exports/training_set.py``) is compared with the peer it
+replaces, a materialize-then-write exporter (the same documents, but every row fetched
+and every document built before writing), each in a fresh process so that peak RSS is
+its own.
+
+    python benchmarks/export.py            # 20,000 materials
+    python benchmarks/export.py --quick    # 2,000 materials
+    python benchmarks/export.py --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BASE_STRUCTURES = 50
+
+
+def _status_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, MB. Not ``ru_maxrss``: Linux
+    keeps that across exec, so a spawned child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def build_store(url: str, materials: int) -> None:
+    """Seed ``BASE_STRUCTURES`` real structures, then replicate them in SQL to ``materials``."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from ingest.records import Value
+    from schema.database import make_engine
+    from schema.migrate import upgrade
+    from tests.sample_data import poscar_structures, seed_store, structure_record
+
+    engine = make_engine(url)
+    upgrade(engine)
+    records = [
+        structure_record(
+            key,
+            structure,
+            [
+                Value("band_gap", 0.1 * i, "eV", "PBE", source_field="gap"),
+                Value("formation_energy", -0.02 * i, "eV/atom", "PBE", source_field="ehof"),
+                Value("band_gap_type", None, None, "PBE", value_text="direct"),
+            ],
+        )
+        for i, (key, structure) in enumerate(poscar_structures(BASE_STRUCTURES))
+    ]
+    with Session(engine) as session:
+        seed_store(session, records)
+        copies = -(-materials // BASE_STRUCTURES) - 1
+        offsets = session.execute(text("SELECT max(id) FROM material")).scalar_one(), session.execute(
+            text("SELECT max(id) FROM entry")
+        ).scalar_one()
+        params = {"copies": copies, "m": offsets[0], "e": offsets[1]}
+        for statement in (
+            "INSERT INTO material (id, chemical_formula_reduced) SELECT id + g * :m, chemical_formula_reduced "
+            "FROM material, generate_series(1, :copies) g",
+            "INSERT INTO entry (id, source_id, source_key, material_id, chemical_formula_reduced, raw, raw_sha256, revision) "
+            "SELECT id + g * :e, source_id, source_key || '#' || g, material_id + g * :m, chemical_formula_reduced, "
+            "jsonb_build_object('copy_of', id), raw_sha256, 1 FROM entry, generate_series(1, :copies) g",
+            "INSERT INTO structure (entry_id, lattice_vectors, cartesian_site_positions, species_at_sites, nsites, elements, "
+            "elements_ratios, nelements, chemical_formula_reduced, chemical_formula_anonymous, chemical_formula_descriptive, "
+            "dimension_types, nperiodic_dimensions, thickness, vacuum, area) SELECT entry_id + g * :e, lattice_vectors, "
+            "cartesian_site_positions, species_at_sites, nsites, elements, elements_ratios, nelements, chemical_formula_reduced, "
+            "chemical_formula_anonymous, chemical_formula_descriptive, dimension_types, nperiodic_dimensions, thickness, vacuum, "
+            "area FROM structure, generate_series(1, :copies) g",
+            "INSERT INTO property (entry_id, name, value, value_text, unit, method, source_field) SELECT entry_id + g * :e, "
+            "name, value, value_text, unit, method, source_field FROM property, generate_series(1, :copies) g",
+            "SELECT setval('material_id_seq', (SELECT max(id) FROM material))",
+            "SELECT setval('entry_id_seq', (SELECT max(id) FROM entry))",
+        ):
+            session.execute(text(statement), params)
+        session.commit()
+    engine.dispose()
+
+
+def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, float], seed: int) -> int:
+    """The peer: fetch every row, build every document, then write (memory grows with N)."""
+    from sqlalchemy import select
+
+    from api.exports.jsonld import material_document
+    from api.exports.splits import assign_split
+    from api.exports.training_set import STRUCTURE_COLUMNS, _entry, _properties
+    from schema.models import Entry, Material, Source, Structure
+
+    rows = conn.execute(
+        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
+               Material.chemical_formula_reduced.label("material_formula"),
+               Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
+        .join(Material, Material.id == Entry.material_id)
+        .join(Source, Source.id == Entry.source_id)
+        .outerjoin(Structure, Structure.entry_id == Entry.id)
+        .order_by(Entry.material_id, Entry.id)
+    ).all()
+    properties = _properties(conn, [r.id for r in rows])
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.material_id, []).append(_entry(row, properties.get(row.id, [])))
+    documents = [material_document(m, assign_split(str(m), seed, fractions), e) for m, e in grouped.items()]
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "all.jsonl").open("w") as handle:
+        for document in documents:
+            handle.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return len(documents)
+
+
+def _run(kind: str, url: str, out: str, queue: Any) -> None:
+    from api.exports.training_set import export_training_set
+    from schema.database import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        before = _status_mb("VmRSS")
+        start = time.perf_counter()
+        if kind == "streaming":
+            summary = export_training_set(conn, Path(out), (0.8, 0.1, 0.1), seed=0)
+            n = sum(summary.materials.values())
+        else:
+            n = export_materialized(conn, Path(out), (0.8, 0.1, 0.1), seed=0)
+        seconds = time.perf_counter() - start
+    peak = _status_mb("VmHWM")
+    queue.put({"materials": n, "seconds": seconds, "peak_rss_mb": peak, "rss_growth_mb": peak - before})
+
+
+def measure(kind: str, url: str, out: Path) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_run, args=(kind, url, str(out), queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--materials", type=int, default=20000, help="materials in the store (default 20000)")
+    parser.add_argument("--quick", action="store_true", help="2,000 materials, for CI")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    materials = 2000 if args.quick else args.materials
+
+    from schema.database import start_embedded
+
+    with tempfile.TemporaryDirectory(prefix="atlas2d-bench-") as tmp:
+        url = start_embedded(Path(tmp) / "pgdata", database="bench_export")
+        started = time.perf_counter()
+        build_store(url, materials)
+        print(f"store with {materials} materials built in {time.perf_counter() - started:.1f} s")
+        streaming = measure("streaming", url, Path(tmp) / "streaming")
+        peer = measure("materialized", url, Path(tmp) / "materialized")
+    rows = []
+    for name, r in (("atlas2d export (streaming)", streaming), ("materialize-then-write (peer)", peer)):
+        rows.append((name, r["materials"], r["seconds"], r["materials"] / r["seconds"], r["peak_rss_mb"], r["rss_growth_mb"]))
+    header = ("exporter", "materials", "seconds", "materials/s", "peak RSS MB", "RSS growth MB")
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
+    results = {
+        "materials": streaming["materials"],
+        "export_materials_per_s": streaming["materials"] / streaming["seconds"],
+        "export_seconds": streaming["seconds"],
+        "export_peak_rss_mb": streaming["peak_rss_mb"],
+        "export_rss_growth_mb": streaming["rss_growth_mb"],
+        "peer_materials_per_s": peer["materials"] / peer["seconds"],
+        "peer_peak_rss_mb": peer["peak_rss_mb"],
+        "peer_rss_growth_mb": peer["rss_growth_mb"],
+        "speedup_vs_materialized": (streaming["materials"] / streaming["seconds"]) / (peer["materials"] / peer["seconds"]),
+        "rss_growth_ratio_vs_materialized": streaming["rss_growth_mb"] / max(peer["rss_growth_mb"], 1e-9),
+    }
+    print(f"speedup vs materialize-then-write: {results['speedup_vs_materialized']:.2f}x; "
+          f"memory growth ratio: {results['rss_growth_ratio_vs_materialized']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
