@@ -24,6 +24,7 @@ def test_demo_runs_on_the_embedded_server_and_a_rerun_adds_nothing(tmp_path: Pat
     assert per_source["2dmatpedia-constructed"] == 48
     assert fingerprinted == per_source["tight-binding-generated"] > 0
     assert quarantined == 0
+    assert "SHACL: conforms" in first.stdout
     second = run_atlas2d("demo", timeout=900, ATLAS2D_DATA_DIR=str(tmp_path))
     assert second.returncode == 0, second.stderr
     assert "0 new, 0 changed" in second.stdout
