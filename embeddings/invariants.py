@@ -1,0 +1,296 @@
+"""Isometry invariants of 2D-periodic atom sets: AMD and PDD, periodic only in-plane.
+
+Widdowson & Kurlin (NeurIPS 2022, arXiv 2108.04798) describe a periodic crystal by the
+sorted distances from each atom to its k nearest neighbours in the infinite periodic set:
+the Pointwise Distance Distribution (PDD, one row per atom, equal rows collapsed with their
+weights) and its weighted mean, the Average Minimum Distance (AMD). Both are independent
+of the cell and supercell, the order of atoms, rotations, reflections and translations.
+
+A monolayer is periodic along its two in-plane lattice vectors only, so here the periodic
+set is the motif translated by ``u·a + v·b`` (u, v integers) and never along the third
+vector: the vacuum thickness cannot change the result, unlike a 3D invariant of the slab
+model. PDD rows also carry the species of their centre atom and ``pdd_distance`` never
+matches rows of different species cheaply, so that two arrangements of the same elements
+on the same geometry stay apart.
+
+The neighbour search is batched in torch: structures are grouped by size, padded, and
+their distance matrices are computed and partially sorted together, on CUDA when present
+(``device="auto"``) and on the CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+
+from ingest.harmonize import to_2d_convention
+from schema.models import AMD_K
+
+INVARIANTS_VERSION = f"2d-pdd-v1-k{AMD_K}"
+"""Written to ``structure.invariants_version``; a structure with another value is recomputed."""
+
+COLLAPSE_TOLERANCE = 1e-4
+"""Å. PDD rows of the same species closer than this (Chebyshev) merge into one weighted row."""
+
+SPECIES_MISMATCH_COST = 100.0
+"""Å. EMD ground cost between rows whose centre atoms differ in species (effectively forbidden)."""
+
+BATCH_ELEMENTS = 2**24
+"""Distance-matrix entries computed at once (16 M doubles = 128 MiB); bounds the memory."""
+
+
+@dataclass(frozen=True)
+class PDD:
+    """Pointwise Distance Distribution: weighted rows of sorted neighbour distances (Å)."""
+
+    weights: np.ndarray
+    rows: np.ndarray
+    species: tuple[str, ...]
+
+    @property
+    def k(self) -> int:
+        """Neighbours per row."""
+        return int(self.rows.shape[1])
+
+    def amd(self) -> np.ndarray:
+        """The AMD: the weighted mean of the rows."""
+        return self.weights @ self.rows
+
+    def to_json(self, decimals: int = 5) -> dict[str, Any]:
+        """A JSON-able form for ``structure.pdd`` (rounded to 10 fm, far below any tolerance)."""
+        return {
+            "k": self.k,
+            "weights": np.round(self.weights, 8).tolist(),
+            "species": list(self.species),
+            "rows": np.round(self.rows, decimals).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> PDD:
+        """Inverse of ``to_json``."""
+        if isinstance(data, str):
+            data = json.loads(data)
+        return cls(
+            weights=np.asarray(data["weights"], dtype=float),
+            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["weights"]), int(data["k"])),
+            species=tuple(data["species"]),
+        )
+
+
+@dataclass(frozen=True)
+class Motif:
+    """A layer reduced to what the invariants need: in-plane lattice, positions, species."""
+
+    lattice: np.ndarray
+    positions: np.ndarray
+    species: tuple[str, ...]
+
+    @classmethod
+    def from_structure(cls, structure: Structure) -> Motif:
+        """Harmonize ``structure`` (vacuum along its third vector) and Gauss-reduce its plane cell.
+
+        A reduced cell keeps the motif compact, so fewer translations cover the neighbours.
+        """
+        layer = to_2d_convention(structure).structure
+        species = tuple(site.specie.symbol for site in layer)
+        return cls.from_arrays(layer.lattice.matrix[:2], layer.cart_coords, species)
+
+    @classmethod
+    def from_arrays(cls, lattice: np.ndarray, positions: np.ndarray, species: Sequence[str]) -> Motif:
+        """From a stored ``structure`` row (already in the atlas2d 2D convention)."""
+        a, b = _gauss_reduce(np.asarray(lattice, dtype=float)[:2, :2])
+        plane = np.array([[a[0], a[1], 0.0], [b[0], b[1], 0.0]])
+        cart = np.asarray(positions, dtype=float).reshape(-1, 3).copy()
+        frac = np.linalg.solve(plane[:, :2].T, cart[:, :2].T).T
+        frac -= np.floor(frac)
+        cart[:, :2] = frac @ plane[:, :2]
+        return cls(lattice=plane, positions=cart, species=tuple(species))
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when a GPU is present, else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def amd(structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto") -> np.ndarray:
+    """AMD vectors (n × k, Å) of ``structures``, computed in batches."""
+    return np.stack([p.amd() for p in pdds(structures, k, device)]) if structures else np.zeros((0, k))
+
+
+def pdd(structure: Structure, k: int = AMD_K, device: str | torch.device = "auto") -> PDD:
+    """The PDD of one structure."""
+    return pdds([structure], k, device)[0]
+
+
+def pdds(structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto") -> list[PDD]:
+    """PDDs of many structures, batched."""
+    return pdds_of_motifs([Motif.from_structure(s) for s in structures], k, device)
+
+
+def pdds_of_motifs(motifs: Sequence[Motif], k: int = AMD_K, device: str | torch.device = "auto") -> list[PDD]:
+    """PDDs of already harmonized motifs (what ``embeddings.dedup`` reads from the store)."""
+    if k < 1:
+        raise ValueError(f"k must be positive, not {k}")
+    rows = neighbour_distances(motifs, k, device)
+    return [_collapse(r, m.species) for r, m in zip(rows, motifs, strict=True)]
+
+
+def neighbour_distances(
+    motifs: Sequence[Motif], k: int, device: str | torch.device = "auto"
+) -> list[np.ndarray]:
+    """For each motif, its m × k sorted distances to the k nearest other points of the 2D-periodic set.
+
+    The translations taken are those within a radius R of the origin; a point left out is
+    then farther than R - D from every motif atom (D: the motif's in-plane diameter). A
+    structure whose k-th distance exceeds R - D is redone with a larger R, so the result
+    is exact, not an approximation by a fixed supercell.
+    """
+    target = resolve_device(device)
+    results: list[np.ndarray | None] = [None] * len(motifs)
+    radii = [_initial_radius(m, k) for m in motifs]
+    pending = list(range(len(motifs)))
+    while pending:
+        retry: list[int] = []
+        jobs = [(i, _translations(motifs[i].lattice, radii[i])) for i in pending]
+        jobs.sort(key=lambda job: len(motifs[job[0]].positions) ** 2 * len(job[1]))
+        for batch in _batches(jobs, motifs):
+            found = _batch_distances([(motifs[i], t) for i, t in batch], k, target)
+            for (i, _), distances in zip(batch, found, strict=True):
+                if distances[:, -1].max() <= radii[i] - _diameter(motifs[i]) + 1e-9:
+                    results[i] = distances
+                else:
+                    radii[i] *= 1.5
+                    retry.append(i)
+        pending = retry
+    return [r for r in results if r is not None]
+
+
+def pdd_distance(a: PDD, b: PDD) -> float:
+    """Earth Mover's distance (Å) between two PDDs, Chebyshev ground metric between rows.
+
+    Rows of different centre species cost ``SPECIES_MISMATCH_COST``. PDDs of different k
+    are compared on their common first neighbours. |AMD(a) - AMD(b)|_∞ never exceeds this
+    distance, which makes an AMD prefilter lossless.
+    """
+    import ot
+
+    k = min(a.k, b.k)
+    cost = np.abs(a.rows[:, None, :k] - b.rows[None, :, :k]).max(axis=2)
+    mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
+    cost[mismatch] = SPECIES_MISMATCH_COST
+    wa = a.weights / a.weights.sum()
+    wb = b.weights / b.weights.sum()
+    return float(ot.emd2(wa, wb, cost))
+
+
+def _collapse(distances: np.ndarray, species: Sequence[str]) -> PDD:
+    """Merge equal rows of equal species into weighted rows, ordered lexicographically."""
+    m = len(species)
+    labels = np.asarray(species)
+    order = np.lexsort(tuple(distances[:, j] for j in range(distances.shape[1] - 1, -1, -1)) + (labels,))
+    rows: list[np.ndarray] = []
+    weights: list[float] = []
+    names: list[str] = []
+    for index in order:
+        row = distances[index]
+        if rows and names[-1] == labels[index] and np.abs(rows[-1] - row).max() <= COLLAPSE_TOLERANCE:
+            weights[-1] += 1.0 / m
+            continue
+        rows.append(row)
+        weights.append(1.0 / m)
+        names.append(str(labels[index]))
+    return PDD(weights=np.asarray(weights), rows=np.vstack(rows), species=tuple(names))
+
+
+def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrange-Gauss reduction of a 2D lattice basis: the two shortest independent vectors."""
+    a, b = basis[0].copy(), basis[1].copy()
+    if a @ a > b @ b:
+        a, b = b, a
+    for _ in range(1000):
+        mu = round(float(a @ b) / float(a @ a))
+        b = b - mu * a
+        if b @ b >= a @ a:
+            return a, b
+        a, b = b, a
+    return a, b
+
+
+def _diameter(motif: Motif) -> float:
+    """Largest in-plane distance between two motif atoms (0 for a single atom)."""
+    xy = motif.positions[:, :2]
+    return float(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)).max())
+
+
+def _initial_radius(motif: Motif, k: int) -> float:
+    """A translation radius that usually suffices: k neighbours at the in-plane density, plus margins."""
+    area = abs(np.linalg.det(motif.lattice[:, :2]))
+    density = len(motif.positions) / area
+    reach = np.sqrt((k + 1) / (np.pi * density))
+    return 1.3 * reach + _diameter(motif) + float(np.linalg.norm(motif.lattice, axis=1).max())
+
+
+def _translations(lattice: np.ndarray, radius: float) -> np.ndarray:
+    """All in-plane lattice translations u·a + v·b no longer than ``radius``, origin first."""
+    area = abs(np.linalg.det(lattice[:, :2]))
+    nu = int(np.ceil(radius * np.linalg.norm(lattice[1]) / area))
+    nv = int(np.ceil(radius * np.linalg.norm(lattice[0]) / area))
+    u, v = np.meshgrid(np.arange(-nu, nu + 1), np.arange(-nv, nv + 1), indexing="ij")
+    coefficients = np.stack([u.ravel(), v.ravel()], axis=1).astype(float)
+    vectors = coefficients @ lattice
+    lengths = np.linalg.norm(vectors, axis=1)
+    keep = lengths <= radius
+    vectors, lengths = vectors[keep], lengths[keep]
+    return vectors[np.argsort(lengths, kind="stable")]
+
+
+def _batches(jobs: list[tuple[int, np.ndarray]], motifs: Sequence[Motif]) -> list[list[tuple[int, np.ndarray]]]:
+    """Consecutive jobs (sorted by size) grouped so one padded batch stays under BATCH_ELEMENTS."""
+    batches: list[list[tuple[int, np.ndarray]]] = []
+    current: list[tuple[int, np.ndarray]] = []
+    widest_m = widest_n = 0
+    for job in jobs:
+        m = len(motifs[job[0]].positions)
+        n = m * len(job[1])
+        m2, n2 = max(widest_m, m), max(widest_n, n)
+        if current and (len(current) + 1) * m2 * n2 > BATCH_ELEMENTS:
+            batches.append(current)
+            current, m2, n2 = [], m, n
+        current.append(job)
+        widest_m, widest_n = m2, n2
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _batch_distances(items: list[tuple[Motif, np.ndarray]], k: int, device: torch.device) -> list[np.ndarray]:
+    """Padded batch: for each motif, the k smallest distances from its atoms to its periodic cloud."""
+    sizes = [len(motif.positions) for motif, _ in items]
+    clouds = [len(motif.positions) * len(t) for motif, t in items]
+    m_max, n_max = max(sizes), max(clouds)
+    if min(clouds) - 1 < k:
+        raise ValueError(f"k={k} exceeds the points within the search radius; the radius is too small")
+    centres = torch.zeros((len(items), m_max, 3), dtype=torch.float64)
+    points = torch.full((len(items), n_max, 3), 1e12, dtype=torch.float64)
+    for b, (motif, translations) in enumerate(items):
+        pos = torch.from_numpy(motif.positions)
+        shifts = torch.from_numpy(translations)
+        m = len(pos)
+        centres[b, :m] = pos
+        points[b, : m * len(shifts)] = (shifts[:, None, :] + pos[None, :, :]).reshape(-1, 3)
+    centres, points = centres.to(device), points.to(device)
+    distances = torch.cdist(centres, points)
+    index = torch.arange(m_max, device=device)
+    distances[:, index, index] = float("inf")
+    nearest = torch.topk(distances, k, dim=2, largest=False, sorted=True).values.cpu().numpy()
+    return [nearest[b, :m] for b, m in enumerate(sizes)]
