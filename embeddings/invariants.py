@@ -9,9 +9,10 @@ of the cell and supercell, the order of atoms, rotations, reflections and transl
 A monolayer is periodic along its two in-plane lattice vectors only, so here the periodic
 set is the motif translated by ``u·a + v·b`` (u, v integers) and never along the third
 vector: the vacuum thickness cannot change the result, unlike a 3D invariant of the slab
-model. PDD rows also carry the species of their centre atom and ``pdd_distance`` never
-matches rows of different species cheaply, so that two arrangements of the same elements
-on the same geometry stay apart.
+model. The AMD (species-blind, k = 100) is what pgvector indexes for nearest-neighbour
+candidates; the PDD that confirms a duplicate is species-resolved (per centre atom, the
+nearest distances to each element), so that two arrangements of the same elements on the
+same geometry stay apart.
 
 The neighbour search is batched in torch: structures are grouped by size, padded, and
 their distance matrices are computed and partially sorted together, on CUDA when present
@@ -32,7 +33,10 @@ from pymatgen.core import Structure
 from ingest.harmonize import to_2d_convention
 from schema.models import AMD_K
 
-INVARIANTS_VERSION = f"2d-pdd-v1-k{AMD_K}"
+K_PER_ELEMENT = 16
+"""Neighbours of each element listed in a PDD row (the species-resolved part used by dedup)."""
+
+INVARIANTS_VERSION = f"2d-pdd-v2-k{AMD_K}-e{K_PER_ELEMENT}"
 """Written to ``structure.invariants_version``; a structure with another value is recomputed."""
 
 COLLAPSE_TOLERANCE = 1e-4
@@ -47,26 +51,27 @@ BATCH_ELEMENTS = 2**24
 
 @dataclass(frozen=True)
 class PDD:
-    """Pointwise Distance Distribution: weighted rows of sorted neighbour distances (Å)."""
+    """Species-resolved Pointwise Distance Distribution: weighted rows of sorted distances (Å).
+
+    A row belongs to one atom (its species in ``species``) and concatenates, for each
+    element of ``elements`` in turn, the sorted distances to the ``k`` nearest atoms of
+    that element. Plain PDDs ignore which element a neighbour is, so exchanging two
+    sites of different elements whose surroundings have the same shape (Ag and Br in a
+    honeycomb AgBr) would leave them unchanged; the per-element blocks see it.
+    """
 
     weights: np.ndarray
     rows: np.ndarray
     species: tuple[str, ...]
-
-    @property
-    def k(self) -> int:
-        """Neighbours per row."""
-        return int(self.rows.shape[1])
-
-    def amd(self) -> np.ndarray:
-        """The AMD: the weighted mean of the rows."""
-        return self.weights @ self.rows
+    elements: tuple[str, ...]
+    k: int
 
     def to_json(self, decimals: int = 5) -> dict[str, Any]:
         """A JSON-able form for ``structure.pdd`` (rounded to 10 fm, far below any tolerance)."""
         return {
             "k": self.k,
-            "weights": np.round(self.weights, 8).tolist(),
+            "elements": list(self.elements),
+            "weights": np.round(self.weights, 10).tolist(),
             "species": list(self.species),
             "rows": np.round(self.rows, decimals).tolist(),
         }
@@ -76,11 +81,22 @@ class PDD:
         """Inverse of ``to_json``."""
         if isinstance(data, str):
             data = json.loads(data)
+        width = int(data["k"]) * len(data["elements"])
         return cls(
             weights=np.asarray(data["weights"], dtype=float),
-            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["weights"]), int(data["k"])),
+            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["weights"]), width),
             species=tuple(data["species"]),
+            elements=tuple(data["elements"]),
+            k=int(data["k"]),
         )
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """What atlas2d stores per structure: the AMD (for kNN in pgvector) and the PDD (for EMD)."""
+
+    amd: np.ndarray
+    pdd: PDD
 
 
 @dataclass(frozen=True)
@@ -122,52 +138,73 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def invariants(
+    structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto"
+) -> list[Invariants]:
+    """AMD and PDD of each structure, computed in batches."""
+    return invariants_of_motifs([Motif.from_structure(s) for s in structures], k, device=device)
+
+
 def amd(structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto") -> np.ndarray:
-    """AMD vectors (n × k, Å) of ``structures``, computed in batches."""
-    return np.stack([p.amd() for p in pdds(structures, k, device)]) if structures else np.zeros((0, k))
+    """AMD vectors (n × k, Å): the mean over atoms of the sorted distances to the k nearest atoms."""
+    if not structures:
+        return np.zeros((0, k))
+    return np.stack([inv.amd for inv in invariants(structures, k, device)])
 
 
-def pdd(structure: Structure, k: int = AMD_K, device: str | torch.device = "auto") -> PDD:
-    """The PDD of one structure."""
-    return pdds([structure], k, device)[0]
+def pdd(structure: Structure, device: str | torch.device = "auto") -> PDD:
+    """The species-resolved PDD of one structure."""
+    return invariants([structure], device=device)[0].pdd
 
 
-def pdds(structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto") -> list[PDD]:
-    """PDDs of many structures, batched."""
-    return pdds_of_motifs([Motif.from_structure(s) for s in structures], k, device)
-
-
-def pdds_of_motifs(motifs: Sequence[Motif], k: int = AMD_K, device: str | torch.device = "auto") -> list[PDD]:
-    """PDDs of already harmonized motifs (what ``embeddings.dedup`` reads from the store)."""
-    if k < 1:
-        raise ValueError(f"k must be positive, not {k}")
-    rows = neighbour_distances(motifs, k, device)
-    return [_collapse(r, m.species) for r, m in zip(rows, motifs, strict=True)]
+def invariants_of_motifs(
+    motifs: Sequence[Motif],
+    k: int = AMD_K,
+    k_element: int = K_PER_ELEMENT,
+    device: str | torch.device = "auto",
+) -> list[Invariants]:
+    """Invariants of already harmonized motifs (what ``embeddings.dedup`` reads from the store)."""
+    if k < 1 or k_element < 1:
+        raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
+    found = neighbour_distances(motifs, k, k_element, device)
+    result = []
+    for motif, (nearest, resolved) in zip(motifs, found, strict=True):
+        elements = tuple(sorted(set(motif.species)))
+        result.append(Invariants(amd=nearest.mean(axis=0), pdd=_collapse(resolved, motif.species, elements, k_element)))
+    return result
 
 
 def neighbour_distances(
-    motifs: Sequence[Motif], k: int, device: str | torch.device = "auto"
-) -> list[np.ndarray]:
-    """For each motif, its m × k sorted distances to the k nearest other points of the 2D-periodic set.
+    motifs: Sequence[Motif], k: int, k_element: int, device: str | torch.device = "auto"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per motif: m × k sorted distances to the k nearest other points of the 2D-periodic set,
+    and m × (k_element · elements) sorted distances to the nearest points of each element.
 
     The translations taken are those within a radius R of the origin; a point left out is
     then farther than R - D from every motif atom (D: the motif's in-plane diameter). A
-    structure whose k-th distance exceeds R - D is redone with a larger R, so the result
-    is exact, not an approximation by a fixed supercell.
+    structure whose farthest needed distance exceeds R - D is redone with a larger R, so
+    the result is exact, not an approximation by a fixed supercell.
     """
     target = resolve_device(device)
-    results: list[np.ndarray | None] = [None] * len(motifs)
-    radii = [_initial_radius(m, k) for m in motifs]
+    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(motifs)
+    radii = [_initial_radius(m, max(k, k_element * len(set(m.species)))) for m in motifs]
     pending = list(range(len(motifs)))
     while pending:
         retry: list[int] = []
-        jobs = [(i, _translations(motifs[i].lattice, radii[i])) for i in pending]
+        jobs = []
+        for i in pending:
+            translations = _translations(motifs[i].lattice, radii[i])
+            while len(translations) * len(motifs[i].positions) <= k:
+                radii[i] *= 1.5
+                translations = _translations(motifs[i].lattice, radii[i])
+            jobs.append((i, translations))
         jobs.sort(key=lambda job: len(motifs[job[0]].positions) ** 2 * len(job[1]))
         for batch in _batches(jobs, motifs):
-            found = _batch_distances([(motifs[i], t) for i, t in batch], k, target)
-            for (i, _), distances in zip(batch, found, strict=True):
-                if distances[:, -1].max() <= radii[i] - _diameter(motifs[i]) + 1e-9:
-                    results[i] = distances
+            found = _batch_distances([(motifs[i], t) for i, t in batch], k, k_element, target)
+            for (i, _), (nearest, resolved) in zip(batch, found, strict=True):
+                farthest = max(nearest[:, -1].max(), resolved.max())
+                if farthest <= radii[i] - _diameter(motifs[i]) + 1e-9:
+                    results[i] = (nearest, resolved)
                 else:
                     radii[i] *= 1.5
                     retry.append(i)
@@ -178,14 +215,14 @@ def neighbour_distances(
 def pdd_distance(a: PDD, b: PDD) -> float:
     """Earth Mover's distance (Å) between two PDDs, Chebyshev ground metric between rows.
 
-    Rows of different centre species cost ``SPECIES_MISMATCH_COST``. PDDs of different k
-    are compared on their common first neighbours. |AMD(a) - AMD(b)|_∞ never exceeds this
-    distance, which makes an AMD prefilter lossless.
+    Rows of different centre species cost ``SPECIES_MISMATCH_COST``; PDDs over different
+    element sets, or with different k, are not comparable and are infinitely far apart.
     """
     import ot
 
-    k = min(a.k, b.k)
-    cost = np.abs(a.rows[:, None, :k] - b.rows[None, :, :k]).max(axis=2)
+    if a.elements != b.elements or a.k != b.k:
+        return float("inf")
+    cost = np.abs(a.rows[:, None, :] - b.rows[None, :, :]).max(axis=2)
     mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
     cost[mismatch] = SPECIES_MISMATCH_COST
     wa = a.weights / a.weights.sum()
@@ -193,7 +230,7 @@ def pdd_distance(a: PDD, b: PDD) -> float:
     return float(ot.emd2(wa, wb, cost))
 
 
-def _collapse(distances: np.ndarray, species: Sequence[str]) -> PDD:
+def _collapse(distances: np.ndarray, species: Sequence[str], elements: tuple[str, ...], k: int) -> PDD:
     """Merge equal rows of equal species into weighted rows, ordered lexicographically."""
     m = len(species)
     labels = np.asarray(species)
@@ -209,7 +246,7 @@ def _collapse(distances: np.ndarray, species: Sequence[str]) -> PDD:
         rows.append(row)
         weights.append(1.0 / m)
         names.append(str(labels[index]))
-    return PDD(weights=np.asarray(weights), rows=np.vstack(rows), species=tuple(names))
+    return PDD(weights=np.asarray(weights), rows=np.vstack(rows), species=tuple(names), elements=elements, k=k)
 
 
 def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,24 +310,40 @@ def _batches(jobs: list[tuple[int, np.ndarray]], motifs: Sequence[Motif]) -> lis
     return batches
 
 
-def _batch_distances(items: list[tuple[Motif, np.ndarray]], k: int, device: torch.device) -> list[np.ndarray]:
-    """Padded batch: for each motif, the k smallest distances from its atoms to its periodic cloud."""
+def _batch_distances(
+    items: list[tuple[Motif, np.ndarray]], k: int, k_element: int, device: torch.device
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Padded batch: per motif, the k smallest distances from its atoms to its periodic cloud,
+    and the k_element smallest to the atoms of each of its elements (inf where too few)."""
     sizes = [len(motif.positions) for motif, _ in items]
     clouds = [len(motif.positions) * len(t) for motif, t in items]
     m_max, n_max = max(sizes), max(clouds)
-    if min(clouds) - 1 < k:
-        raise ValueError(f"k={k} exceeds the points within the search radius; the radius is too small")
+    element_lists = [sorted(set(motif.species)) for motif, _ in items]
+    n_elements = max(len(e) for e in element_lists)
     centres = torch.zeros((len(items), m_max, 3), dtype=torch.float64)
     points = torch.full((len(items), n_max, 3), 1e12, dtype=torch.float64)
+    kinds = torch.full((len(items), n_max), -1, dtype=torch.int64)
     for b, (motif, translations) in enumerate(items):
         pos = torch.from_numpy(motif.positions)
         shifts = torch.from_numpy(translations)
         m = len(pos)
         centres[b, :m] = pos
         points[b, : m * len(shifts)] = (shifts[:, None, :] + pos[None, :, :]).reshape(-1, 3)
-    centres, points = centres.to(device), points.to(device)
+        index = {e: i for i, e in enumerate(element_lists[b])}
+        kind = torch.tensor([index[s] for s in motif.species], dtype=torch.int64)
+        kinds[b, : m * len(shifts)] = kind.repeat(len(shifts))
+    centres, points, kinds = centres.to(device), points.to(device), kinds.to(device)
     distances = torch.cdist(centres, points)
-    index = torch.arange(m_max, device=device)
-    distances[:, index, index] = float("inf")
-    nearest = torch.topk(distances, k, dim=2, largest=False, sorted=True).values.cpu().numpy()
-    return [nearest[b, :m] for b, m in enumerate(sizes)]
+    diagonal = torch.arange(m_max, device=device)
+    distances[:, diagonal, diagonal] = float("inf")
+    width = min(max(k, k_element), n_max)
+    nearest = torch.topk(distances, width, dim=2, largest=False, sorted=True).values
+    blocks = []
+    for e in range(n_elements):
+        masked = torch.where((kinds == e)[:, None, :], distances, torch.tensor(float("inf"), device=device))
+        blocks.append(torch.topk(masked, min(k_element, n_max), dim=2, largest=False, sorted=True).values)
+    blind = nearest[:, :, :k].cpu().numpy()
+    resolved = torch.cat(blocks, dim=2).cpu().numpy()
+    return [
+        (blind[b, :m], resolved[b, :m, : k_element * len(element_lists[b])]) for b, m in enumerate(sizes)
+    ]
