@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, store
+from api.commands import dedup, demo, similar, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -46,6 +46,8 @@ app.command()(store.init)
 app.command()(store.status)
 app.command()(store.sql)
 app.command()(demo.demo)
+app.add_typer(dedup.app)
+app.command()(similar.similar)
 
 
 def main() -> None:
