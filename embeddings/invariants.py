@@ -22,16 +22,21 @@ their distance matrices are computed and partially sorted together, on CUDA when
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from pymatgen.core import Structure
 
 from ingest.harmonize import to_2d_convention
 from schema.models import AMD_K
+
+if TYPE_CHECKING:
+    import torch
 
 K_PER_ELEMENT = 16
 """Neighbours of each element listed in a PDD row (the species-resolved part used by dedup)."""
@@ -44,6 +49,9 @@ COLLAPSE_TOLERANCE = 1e-4
 
 SPECIES_MISMATCH_COST = 100.0
 """Å. EMD ground cost between rows whose centre atoms differ in species (effectively forbidden)."""
+
+ASSIGNMENT_LIMIT = 720
+"""Largest lcm of two cells' atom counts solved as an assignment problem (else a linear program)."""
 
 BATCH_ELEMENTS = 2**24
 """Distance-matrix entries computed at once (16 M doubles = 128 MiB); bounds the memory."""
@@ -60,18 +68,23 @@ class PDD:
     honeycomb AgBr) would leave them unchanged; the per-element blocks see it.
     """
 
-    weights: np.ndarray
+    counts: np.ndarray
     rows: np.ndarray
     species: tuple[str, ...]
     elements: tuple[str, ...]
     k: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Each row's share of the atoms (sums to 1)."""
+        return self.counts / self.counts.sum()
 
     def to_json(self, decimals: int = 5) -> dict[str, Any]:
         """A JSON-able form for ``structure.pdd`` (rounded to 10 fm, far below any tolerance)."""
         return {
             "k": self.k,
             "elements": list(self.elements),
-            "weights": np.round(self.weights, 10).tolist(),
+            "counts": self.counts.astype(int).tolist(),
             "species": list(self.species),
             "rows": np.round(self.rows, decimals).tolist(),
         }
@@ -83,8 +96,8 @@ class PDD:
             data = json.loads(data)
         width = int(data["k"]) * len(data["elements"])
         return cls(
-            weights=np.asarray(data["weights"], dtype=float),
-            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["weights"]), width),
+            counts=np.asarray(data["counts"], dtype=int),
+            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["counts"]), width),
             species=tuple(data["species"]),
             elements=tuple(data["elements"]),
             k=int(data["k"]),
@@ -130,7 +143,13 @@ class Motif:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when a GPU is present, else the CPU."""
+    """``auto`` picks CUDA when a GPU is present, else the CPU.
+
+    torch is imported here, not at module level, so that commands that only read stored
+    invariants (explain, report, similar) start in a fraction of the time.
+    """
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -218,35 +237,70 @@ def pdd_distance(a: PDD, b: PDD) -> float:
     Rows of different centre species cost ``SPECIES_MISMATCH_COST``; PDDs over different
     element sets, or with different k, are not comparable and are infinitely far apart.
     """
-    import ot
-
     if a.elements != b.elements or a.k != b.k:
         return float("inf")
     cost = np.abs(a.rows[:, None, :] - b.rows[None, :, :]).max(axis=2)
     mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
     cost[mismatch] = SPECIES_MISMATCH_COST
-    wa = a.weights / a.weights.sum()
-    wb = b.weights / b.weights.sum()
-    return float(ot.emd2(wa, wb, cost))
+    return earth_movers_distance(a.counts, b.counts, cost)
+
+
+def earth_movers_distance(counts_a: np.ndarray, counts_b: np.ndarray, cost: np.ndarray) -> float:
+    """Minimal cost of moving the atoms of one PDD onto the other's, each side's mass being 1.
+
+    Row weights are atom counts over the cell's atoms (divided by their gcd, which undoes
+    supercells), so with L = lcm(atoms of a, atoms of b) every row becomes whole copies of mass 1/L and the transport problem becomes an
+    assignment problem of size L, which ``linear_sum_assignment`` solves exactly in about a
+    millisecond for the cells dedup meets (the optimum of a transport problem with integer
+    masses is integral). Larger L falls back to the linear program.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    counts_a = counts_a // math.gcd(*counts_a.tolist())
+    counts_b = counts_b // math.gcd(*counts_b.tolist())
+    size_a, size_b = int(counts_a.sum()), int(counts_b.sum())
+    copies = math.lcm(size_a, size_b)
+    if copies > ASSIGNMENT_LIMIT:
+        return _transport_linprog(counts_a / size_a, counts_b / size_b, cost)
+    left = np.repeat(np.arange(len(counts_a)), counts_a * (copies // size_a))
+    right = np.repeat(np.arange(len(counts_b)), counts_b * (copies // size_b))
+    expanded = cost[np.ix_(left, right)]
+    i, j = linear_sum_assignment(expanded)
+    return float(expanded[i, j].sum() / copies)
+
+
+def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
+    """The transport problem as a linear program (HiGHS), for cells too large to expand."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    m, n = cost.shape
+    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
+    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
+    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
+    balance = np.concatenate([wa, wb])
+    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
+    if solution.status != 0:
+        raise RuntimeError(f"EMD linear program failed: {solution.message}")
+    return float(solution.fun)
 
 
 def _collapse(distances: np.ndarray, species: Sequence[str], elements: tuple[str, ...], k: int) -> PDD:
     """Merge equal rows of equal species into weighted rows, ordered lexicographically."""
-    m = len(species)
     labels = np.asarray(species)
     order = np.lexsort(tuple(distances[:, j] for j in range(distances.shape[1] - 1, -1, -1)) + (labels,))
     rows: list[np.ndarray] = []
-    weights: list[float] = []
+    counts: list[int] = []
     names: list[str] = []
     for index in order:
         row = distances[index]
         if rows and names[-1] == labels[index] and np.abs(rows[-1] - row).max() <= COLLAPSE_TOLERANCE:
-            weights[-1] += 1.0 / m
+            counts[-1] += 1
             continue
         rows.append(row)
-        weights.append(1.0 / m)
+        counts.append(1)
         names.append(str(labels[index]))
-    return PDD(weights=np.asarray(weights), rows=np.vstack(rows), species=tuple(names), elements=elements, k=k)
+    return PDD(counts=np.asarray(counts), rows=np.vstack(rows), species=tuple(names), elements=elements, k=k)
 
 
 def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,6 +369,8 @@ def _batch_distances(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Padded batch: per motif, the k smallest distances from its atoms to its periodic cloud,
     and the k_element smallest to the atoms of each of its elements (inf where too few)."""
+    import torch
+
     sizes = [len(motif.positions) for motif, _ in items]
     clouds = [len(motif.positions) * len(t) for motif, t in items]
     m_max, n_max = max(sizes), max(clouds)

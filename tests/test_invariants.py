@@ -115,3 +115,14 @@ def test_bad_inputs_are_refused() -> None:
     flat = Structure(Lattice([[2.5, 0, 0], [5.0, 0, 0], [0, 0, 15]]), ["C"], [[0, 0, 0.5]])
     with pytest.raises(HarmonizationError):
         invariants([flat])
+
+
+def test_emd_assignment_matches_the_linear_program() -> None:
+    from embeddings.invariants import _transport_linprog, earth_movers_distance
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        counts_a, counts_b = rng.integers(1, 5, size=4), rng.integers(1, 4, size=6)
+        cost = rng.uniform(0, 1, size=(4, 6))
+        exact = _transport_linprog(counts_a / counts_a.sum(), counts_b / counts_b.sum(), cost)
+        assert earth_movers_distance(counts_a, counts_b, cost) == pytest.approx(exact, abs=1e-9)
