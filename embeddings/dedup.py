@@ -40,8 +40,8 @@ DEFAULT_TOLERANCE = 0.2
 
 Measured on the labelled set (tests/dedup_labelled.py, poscar2d + MC2D): true duplicates
 (supercells, permutations, rotations, vacuum, 0.01-0.05 Å noise, <0.5 % strain, all at once)
-reach at most 0.10 Å; the closest true non-duplicates (MC2D's GaS polymorphs, bilayer
-stackings, swapped sites) start at 0.41 Å. 0.2 Å sits between them with a factor 2 each side.
+reach at most 0.14 Å; the closest true non-duplicates (MC2D's GaS polymorphs, bilayer
+stackings, swapped sites) start at 0.41 Å. 0.2 Å sits between them, about a factor 2 from each.
 """
 
 CANDIDATE_NEIGHBOURS = 10
