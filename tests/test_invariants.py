@@ -40,7 +40,7 @@ def test_exact_invariance(change) -> None:  # noqa: ANN001 - a variant builder
     variants = [change(s, rng) for s in bases]
     found = invariants(list(bases) + variants)
     for original, variant in zip(found[: len(bases)], found[len(bases) :], strict=True):
-        np.testing.assert_allclose(original.amd, variant.amd, atol=1e-6)
+        np.testing.assert_allclose(original.amd, variant.amd, atol=1e-4)
         assert pdd_distance(original.pdd, variant.pdd) < 1e-4
 
 
@@ -81,7 +81,7 @@ def test_species_resolved_pdd_sees_swapped_sites() -> None:
     symbols[silver], symbols[bromine] = "Br", "Ag"
     swapped = Structure(cell.lattice, symbols, cell.frac_coords)
     a, b = invariants([cell, swapped])
-    np.testing.assert_allclose(a.amd, b.amd, atol=1e-6)
+    np.testing.assert_allclose(a.amd, b.amd, atol=1e-4)
     assert pdd_distance(a.pdd, b.pdd) > 0.3
 
 
@@ -106,7 +106,7 @@ def test_motif_from_stored_arrays_matches_structure() -> None:
     motif = Motif.from_arrays(base.lattice.matrix, base.cart_coords, [s.specie.symbol for s in base])
     from embeddings.invariants import invariants_of_motifs
 
-    np.testing.assert_allclose(invariants_of_motifs([motif])[0].amd, invariants([base])[0].amd, atol=1e-6)
+    np.testing.assert_allclose(invariants_of_motifs([motif])[0].amd, invariants([base])[0].amd, atol=1e-4)
 
 
 def test_bad_inputs_are_refused() -> None:
