@@ -7,7 +7,9 @@ StructureMatcher (a 3D matcher, ``scale=True``) would treat another vacuum as an
 
 atlas2d runs its full ``run_dedup`` against a fresh embedded PostgreSQL store (computing
 the invariants, the kNN candidates in SQL, the PDD EMD checks, union-find, and writing
-materials and evidence); loading the store is not timed. StructureMatcher runs
+materials and evidence); loading the store and importing torch are not timed. The time is
+also given split: invariants are computed once per structure and cached in the store, so
+a re-run (after new entries or overrides) pays only the second part. StructureMatcher runs
 ``group_structures`` with its default tolerances on the same structures. Agreement is
 over all pairs of structures with the same reduced formula (the only pairs either could
 group): the share on which both say "same" or both say "different".
@@ -30,8 +32,8 @@ from pymatgen.core import Structure
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from embeddings.dedup import DEFAULT_TOLERANCE, run_dedup
-from embeddings.invariants import resolve_device
+from embeddings.dedup import DEFAULT_TOLERANCE, compute_missing_invariants, run_dedup
+from embeddings.invariants import invariants, resolve_device
 from schema.database import make_engine, start_embedded
 from schema.migrate import upgrade
 from schema.models import Entry
@@ -62,8 +64,9 @@ def structures(n: int, max_sites: int, seed: int = 1) -> list[tuple[str, Structu
     return originals + made
 
 
-def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, dict[str, int]]:
-    """Seconds of ``run_dedup`` on a fresh store holding ``items``, and each key's material."""
+def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[str, int]]:
+    """Seconds computing the invariants and seconds of the rest of ``run_dedup`` on a fresh
+    store holding ``items`` (torch already imported), and each key's material."""
     with tempfile.TemporaryDirectory(prefix="atlas2d-bench-") as folder:
         url = start_embedded(Path(folder) / "pgdata", database="bench")
         engine = make_engine(url)
@@ -71,12 +74,15 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, dict[str, in
         with Session(engine) as session:
             for start in range(0, len(items), 500):
                 seed_store(session, [structure_record(k, s) for k, s in items[start : start + 500]])
+            invariants([items[0][1]])
             began = time.perf_counter()
+            compute_missing_invariants(session)
+            computed = time.perf_counter()
             run_dedup(session)
-            elapsed = time.perf_counter() - began
-            material = dict(session.execute(select(Entry.source_key, Entry.material_id)).tuples().all())
+            clustered = time.perf_counter()
+            material = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
         engine.dispose()
-    return elapsed, material
+    return computed - began, clustered - computed, material
 
 
 def run_structurematcher(items: list[tuple[str, Structure]]) -> tuple[float, dict[str, int]]:
@@ -126,7 +132,8 @@ def main() -> None:
     loading = time.perf_counter()
     items = structures(n, args.max_sites)
     load_s = time.perf_counter() - loading
-    ours_s, ours = run_atlas2d(items)
+    invariants_s, cluster_s, ours = run_atlas2d(items)
+    ours_s = invariants_s + cluster_s
     theirs_s, theirs = run_structurematcher(items)
     result = {
         "n_structures": len(items),
@@ -136,8 +143,11 @@ def main() -> None:
         "device": str(resolve_device("auto")),
         "load_s": round(load_s, 2),
         "atlas2d_dedup_s": round(ours_s, 3),
+        "atlas2d_invariants_s": round(invariants_s, 3),
+        "atlas2d_candidates_emd_clusters_s": round(cluster_s, 3),
         "structurematcher_s": round(theirs_s, 3),
         "speedup_vs_structurematcher": round(theirs_s / ours_s, 2),
+        "speedup_vs_structurematcher_invariants_cached": round(theirs_s / cluster_s, 2),
         "atlas2d_materials": len(set(ours.values())),
         "structurematcher_groups": len(set(theirs.values())),
         **agreement(items, ours, theirs),

@@ -304,8 +304,8 @@ def _assign_materials(session: Session, clusters: list[list[int]]) -> None:
     material. Materials left without any entry are deleted. Entries without a structure
     (experimental values) keep the material ingest gave them.
     """
-    current = dict(session.execute(select(Entry.id, Entry.material_id).join(Structure)).tuples().all())
-    formulas = dict(session.execute(select(Structure.entry_id, Structure.chemical_formula_reduced)).tuples().all())
+    current = dict(session.execute(select(Entry.id, Entry.material_id).join(Structure)).all())
+    formulas = dict(session.execute(select(Structure.entry_id, Structure.chemical_formula_reduced)).all())
     claimed: set[int] = set()
     targets: list[int | None] = []
     for cluster in sorted(clusters, key=len, reverse=True):
@@ -364,22 +364,24 @@ def explain(session: Session, entry_id: int, neighbours: int = 5, tolerance: flo
         .join(Source)
         .where(Entry.material_id == material_id)
         .order_by(Entry.id)
-    ).tuples().all() if material_id is not None else []
-    result.members = list(members)
-    ids = [m[0] for m in members] or [entry_id]
-    result.evidence = list(
-        session.execute(
+    ) if material_id is not None else []
+    result.members = [tuple(m) for m in members]
+    ids = [m[0] for m in result.members] or [entry_id]
+    result.evidence = [
+        tuple(row)
+        for row in session.execute(
             select(MergeEvidence.entry_a_id, MergeEvidence.entry_b_id, MergeEvidence.distance, MergeEvidence.rule)
             .where(MergeEvidence.entry_a_id.in_(ids) | MergeEvidence.entry_b_id.in_(ids))
             .order_by(MergeEvidence.id)
-        ).tuples()
-    )
-    result.overrides = list(
-        session.execute(
+        )
+    ]
+    result.overrides = [
+        tuple(row)
+        for row in session.execute(
             select(ClusterOverride.entry_a_id, ClusterOverride.entry_b_id, ClusterOverride.action, ClusterOverride.note)
             .where((ClusterOverride.entry_a_id == entry_id) | (ClusterOverride.entry_b_id == entry_id))
-        ).tuples()
-    )
+        )
+    ]
     result.candidates = _near_candidates(session, entry_id, material_id, neighbours, tolerance, result.overrides)
     return result
 
@@ -445,7 +447,7 @@ def report(session: Session, include_same_source: bool = False) -> list[ReportRo
     for material, entry, source, key, formula in rows:
         by_material.setdefault(material, []).append((entry, source, key, formula))
     distances: dict[int, float] = {}
-    for a, distance in session.execute(select(MergeEvidence.entry_a_id, MergeEvidence.distance)).tuples():
+    for a, distance in session.execute(select(MergeEvidence.entry_a_id, MergeEvidence.distance)):
         if distance is not None:
             distances[a] = max(distances.get(a, 0.0), distance)
     result = []

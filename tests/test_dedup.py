@@ -34,7 +34,7 @@ def _seed(session: Session) -> dict[str, int]:
     ]
     copies = [structure_record(f"copy-of-{name}", change(s)) for (name, s), change in zip(bases, changes)]
     seed_store(session, copies, OTHER)
-    return dict(session.execute(select(Entry.source_key, Entry.id)).tuples().all())
+    return dict(session.execute(select(Entry.source_key, Entry.id)).all())
 
 
 def _material(session: Session, entry_id: int) -> int | None:
@@ -94,7 +94,7 @@ def test_split_is_kept_even_through_a_chain_of_duplicates(session: Session) -> N
     base = poscar_structures(1, 24)[0][1]
     rng = np.random.default_rng(2)
     seed_store(session, [structure_record(f"v{i}", noisy(base, rng, 0.01, 0.02)) for i in range(3)])
-    ids = dict(session.execute(select(Entry.source_key, Entry.id)).tuples().all())
+    ids = dict(session.execute(select(Entry.source_key, Entry.id)).all())
     dedup.set_override(session, ids["v0"], ids["v2"], "split")
     summary = dedup.run_dedup(session)
     assert _material(session, ids["v0"]) != _material(session, ids["v2"])

@@ -25,7 +25,7 @@ def test_dedup_precision_and_recall_through_the_store(session: Session) -> None:
     summary = run_dedup(session)
 
     assert summary.structures == len(data.structures)
-    material = dict(session.execute(select(Entry.source_key, Entry.material_id)).tuples().all())
+    material = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
     outcome: Counter[tuple[str, str]] = Counter()
     for a, b, duplicate, kind in data.pairs:
         merged = material[a] == material[b]
