@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import dedup, demo, similar, store
+from api.commands import dedup, demo, ingest, similar, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -45,6 +45,7 @@ def _options(
 app.command()(store.init)
 app.command()(store.status)
 app.command()(store.sql)
+app.command()(ingest.ingest)
 app.command()(demo.demo)
 app.add_typer(dedup.app)
 app.command()(similar.similar)

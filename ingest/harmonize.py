@@ -6,6 +6,11 @@ in-plane lattice vectors lie in the xy plane (a along x, b in the upper half pla
 third lattice vector is (0, 0, L), the layer is contiguous and centred at z = L/2, and the
 vacuum is L minus the layer thickness. Formulas follow OPTIMADE (elements alphabetical,
 counts reduced by their GCD, 1 omitted; anonymous: A, B, C… by decreasing count).
+
+Values: a missing field is unknown (no value row), never zero; a present field that is not
+a finite number is a broken record. Every value keeps its method (``PBE``, ``HSE06``,
+``G0W0``, ``expt:<technique>``) so values of one property from different methods sit side
+by side. An optical gap (exciton energy) is ``optical_gap``, never ``band_gap``.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import math
 import string
 from collections import Counter
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache, reduce
 
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
+
+from ingest.records import Layer, Value
 
 PROPERTY_UNITS: dict[str, str | None] = {
     "band_gap": "eV",
@@ -37,25 +44,35 @@ PROPERTY_UNITS: dict[str, str | None] = {
 }
 """The property vocabulary: harmonized name -> unit every value of it is stored in."""
 
-METHODS = ("PBE", "PBE+U", "HSE06", "G0W0", "vdW-DF2", "rVV10", "expt")
+METHODS = ("PBE", "PBE+U", "HSE06", "G0W0", "vdW-DF2", "rVV10", "optB88-vdW", "expt")
 """Methods/functionals; experimental values use ``expt`` or ``expt:<technique>``."""
+
+NON_NEGATIVE = frozenset({"band_gap", "optical_gap", "energy_above_hull", "curie_temperature", "binding_energy"})
+"""Properties that cannot be negative; a negative value is a broken record."""
 
 MIN_INTERATOMIC_DISTANCE = 0.5
 """Å. Closer atoms are overlapping: the record is broken, not a material."""
 
 
+UNIT_FACTORS: dict[str, tuple[str, float]] = {
+    "eV": ("eV", 1.0),
+    "meV": ("eV", 1e-3),
+    "Ry": ("eV", 13.605693122994),
+    "Ha": ("eV", 27.211386245988),
+    "eV/atom": ("eV/atom", 1.0),
+    "meV/atom": ("eV/atom", 1e-3),
+    "K": ("K", 1.0),
+    "μB": ("μB", 1.0),
+    "muB": ("μB", 1.0),
+    "meV/Å^2": ("meV/Å^2", 1.0),
+    "meV/A^2": ("meV/Å^2", 1.0),
+    "J/m^2": ("meV/Å^2", 1e3 / 16.021766339),
+}
+"""Unit spellings sources use -> (atlas2d unit, factor that converts into it)."""
+
+
 class HarmonizationError(ValueError):
     """A record breaks a convention that cannot be repaired; the message is the reason."""
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A structure in the atlas2d 2D convention, with its layer geometry."""
-
-    structure: Structure
-    thickness: float
-    vacuum: float
-    area: float
 
 
 def reduced_formula(counts: dict[str, float]) -> str:
@@ -89,21 +106,114 @@ def parse_formula(formula: str) -> dict[str, float]:
     return counts
 
 
+@cache
 def check_element(symbol: str) -> None:
     """Raise unless ``symbol`` is a real chemical element (no dummy species)."""
     if not Element.is_valid_symbol(symbol):
         raise HarmonizationError(f"unknown element {symbol!r}")
 
 
+def number(raw: object, field: str) -> float | None:
+    """A source field as a float: ``None`` when absent or empty (unknown), else finite or an error.
+
+    Booleans are refused too: ``true`` in a gap field is a broken record, not 1 eV.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise HarmonizationError(f"{field} is not a number: {raw!r}")
+    try:
+        result = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise HarmonizationError(f"{field} is not a number: {raw!r}") from exc
+    if not math.isfinite(result):
+        raise HarmonizationError(f"{field} is not finite: {raw!r}")
+    return result
+
+
+def value(
+    name: str,
+    raw: object,
+    method: str,
+    source_field: str,
+    unit: str | None = None,
+    **extra: object,
+) -> Value | None:
+    """A harmonized ``Value`` of vocabulary property ``name`` read from ``source_field``.
+
+    ``unit`` is the source's unit (default: the vocabulary's); the number is converted into
+    the vocabulary's unit. Returns ``None`` when the field is absent, so a missing property
+    never becomes a row.
+    """
+    if name not in PROPERTY_UNITS:
+        raise HarmonizationError(f"unknown property {name!r} (vocabulary: {', '.join(PROPERTY_UNITS)})")
+    target = PROPERTY_UNITS[name]
+    if target is None:
+        if raw is None or raw == "":
+            return None
+        return Value(name=name, value=None, unit=None, method=method, source_field=source_field, value_text=str(raw), **extra)  # type: ignore[arg-type]
+    amount = number(raw, source_field)
+    if amount is None:
+        return None
+    given = unit or target
+    if given not in UNIT_FACTORS or UNIT_FACTORS[given][0] != target:
+        raise HarmonizationError(f"{source_field}: unit {given!r} cannot be converted to {target!r} for {name}")
+    amount *= UNIT_FACTORS[given][1]
+    if name in NON_NEGATIVE and amount < 0:
+        raise HarmonizationError(f"{source_field} is negative: {amount}")
+    return Value(name=name, value=amount, unit=target, method=method, source_field=source_field, **extra)  # type: ignore[arg-type]
+
+
+def band_gap_type(gap: float | None, direct_gap: float | None, method: str, source_field: str) -> Value | None:
+    """``direct`` or ``indirect`` from the fundamental and the direct gap (metals: none)."""
+    if gap is None or direct_gap is None or gap <= 0:
+        return None
+    kind = "direct" if abs(direct_gap - gap) < 1e-3 else "indirect"
+    return Value(name="band_gap_type", value=None, unit=None, method=method, source_field=source_field, value_text=kind)
+
+
+def experimental_method(technique: str) -> str:
+    """``expt:<technique>`` (lower case, spaces kept) for a measured value."""
+    technique = technique.strip().lower()
+    return f"expt:{technique}" if technique else "expt"
+
+
 def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
-    """Rotate ``structure`` into the atlas2d 2D convention and measure its layer.
+    """A pymatgen ``structure`` validated and turned into the 2D convention."""
+    try:
+        species = [site.specie.symbol for site in structure]
+    except AttributeError as exc:
+        raise HarmonizationError("disordered site: one element per site is required") from exc
+    return layer_from_arrays(structure.lattice.matrix, structure.frac_coords, species, vacuum_axis=vacuum_axis)
+
+
+def layer_from_arrays(
+    lattice: object,
+    coords: object,
+    species: list[str],
+    cartesian: bool = False,
+    vacuum_axis: int = 2,
+) -> Layer:
+    """Validate a cell and rotate it into the atlas2d 2D convention, measuring its layer.
 
     ``vacuum_axis`` is the lattice vector that spans the vacuum (the third in every source
     atlas2d reads). The in-plane lattice is kept; the out-of-plane vector is replaced by its
-    component along the layer normal, which is the repeat distance of the slab model.
+    component along the layer normal, which is the repeat distance of the slab model. The
+    layer is unwrapped along the vacuum vector in fractional units, so an atom moved across
+    the cut moves by that whole (possibly oblique) vector and keeps its in-plane neighbours.
     """
-    validate_structure(structure)
-    matrix = np.roll(structure.lattice.matrix, 2 - vacuum_axis, axis=0)
+    matrix, points = _finite_arrays(lattice, coords, len(species))
+    for symbol in set(species):
+        if not isinstance(symbol, str):
+            raise HarmonizationError(f"unknown element {symbol!r}")
+        check_element(symbol)
+    if abs(np.linalg.det(matrix)) < 1e-6:
+        raise HarmonizationError("lattice is singular (zero volume)")
+    frac = np.linalg.solve(matrix.T, points.T).T if cartesian else points.copy()
+    matrix = np.roll(matrix, 2 - vacuum_axis, axis=0)
+    frac = np.roll(frac, 2 - vacuum_axis, axis=1)
+    frac[:, 2] = _unwrap_layer(frac[:, 2])
+    cart = frac @ matrix
     a, b, c = matrix
     normal = np.cross(a, b)
     area = float(np.linalg.norm(normal))
@@ -111,61 +221,77 @@ def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
         raise HarmonizationError("in-plane lattice vectors are parallel")
     normal /= area
     if np.dot(normal, c) < 0:
-        normal = -normal
-        a, b = b, a
+        normal, a, b = -normal, b, a
     length = float(np.dot(normal, c))
     x = a / np.linalg.norm(a)
-    y = np.cross(normal, x)
-    rotation = np.vstack([x, y, normal])
+    rotation = np.vstack([x, np.cross(normal, x), normal])
     a2, b2 = rotation @ a, rotation @ b
-    new_lattice = Lattice(
-        np.array([[a2[0], 0.0, 0.0], [b2[0], b2[1], 0.0], [0.0, 0.0, length]]), pbc=(True, True, False)
-    )
-
-    cart = structure.cart_coords @ rotation.T
-    z = _unwrap_layer(cart[:, 2], length)
+    new_lattice = np.array([[a2[0], 0.0, 0.0], [b2[0], b2[1], 0.0], [0.0, 0.0, length]])
+    cart = cart @ rotation.T
+    z = cart[:, 2]
     thickness = float(z.max() - z.min())
     cart[:, 2] = z - (z.max() + z.min()) / 2 + length / 2
-    frac = new_lattice.get_fractional_coords(cart)
-    frac[:, :2] -= np.floor(frac[:, :2])
-    result = Structure(new_lattice, structure.species, frac, coords_are_cartesian=False)
-    return Layer(structure=result, thickness=thickness, vacuum=length - thickness, area=area)
+    in_plane = np.linalg.solve(new_lattice[:2, :2].T, cart[:, :2].T).T
+    cart[:, :2] = (in_plane - np.floor(in_plane)) @ new_lattice[:2, :2]
+    _check_no_overlap(new_lattice[:2, :2], cart)
+    return Layer(
+        lattice=new_lattice, positions=cart, species=tuple(species), thickness=thickness, vacuum=length - thickness, area=area
+    )
 
 
 def validate_structure(structure: Structure) -> None:
     """Raise ``HarmonizationError`` for structures that cannot be a real monolayer."""
-    if len(structure) == 0:
+    to_2d_convention(structure)
+
+
+def _finite_arrays(lattice: object, coords: object, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice (3x3) and coordinates (n x 3) as float arrays, or the reason they are not."""
+    if n == 0:
         raise HarmonizationError("structure has no atoms")
-    matrix = structure.lattice.matrix
+    try:
+        matrix = np.asarray(lattice, dtype=float)
+        points = np.asarray(coords, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise HarmonizationError(f"lattice or positions are not numeric: {exc}") from exc
+    if matrix.shape != (3, 3):
+        raise HarmonizationError(f"lattice has shape {matrix.shape}, expected 3x3")
+    if points.shape != (n, 3):
+        raise HarmonizationError(f"positions have shape {points.shape} for {n} atoms")
     if not np.all(np.isfinite(matrix)):
         raise HarmonizationError("lattice has NaN or infinite components")
-    if not np.all(np.isfinite(structure.cart_coords)):
+    if not np.all(np.isfinite(points)):
         raise HarmonizationError("atomic positions have NaN or infinite components")
-    if abs(np.linalg.det(matrix)) < 1e-6:
-        raise HarmonizationError("lattice is singular (zero volume)")
-    for site in structure:
-        for element in site.species:
-            check_element(str(getattr(element, "symbol", element)))
-    if len(structure) > 1:
-        distances = structure.distance_matrix[np.triu_indices(len(structure), 1)]
-        closest = float(distances.min())
-        if closest < MIN_INTERATOMIC_DISTANCE:
-            raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
+    return matrix, points
 
 
-def formula_counts(structure: Structure) -> dict[str, float]:
-    """Element counts of a structure's cell."""
-    return dict(Counter(site.specie.symbol for site in structure))
+def _check_no_overlap(plane: np.ndarray, cart: np.ndarray) -> None:
+    """Refuse two sites (or a site and its own in-plane image) closer than ``MIN_INTERATOMIC_DISTANCE``.
+
+    Differences are wrapped to the nearest image in fractional units and the eight
+    neighbouring cells are tried too, which finds the shortest distance in any cell that is
+    not extremely skewed.
+    """
+    delta = cart[:, None, :] - cart[None, :, :]
+    frac = np.linalg.solve(plane.T, delta[..., :2].reshape(-1, 2).T).T
+    frac -= np.round(frac)
+    shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
+    in_plane = (frac[:, None, :] + shifts[None, :, :]) @ plane
+    squared = (in_plane**2).sum(-1) + delta[..., 2].reshape(-1, 1) ** 2
+    n = len(cart)
+    squared = squared.reshape(n, n, len(shifts))
+    squared[np.arange(n), np.arange(n), 4] = np.inf
+    closest = float(np.sqrt(squared.min()))
+    if closest < MIN_INTERATOMIC_DISTANCE:
+        raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
 
 
-def _unwrap_layer(z: np.ndarray, length: float) -> np.ndarray:
-    """Make the layer contiguous along z: cut the periodic z axis in its widest empty gap."""
-    wrapped = np.mod(z, length)
+def _unwrap_layer(frac_z: np.ndarray) -> np.ndarray:
+    """Fractional heights made contiguous: cut the periodic axis in its widest empty gap."""
+    wrapped = np.mod(frac_z, 1.0)
     order = np.sort(wrapped)
-    gaps = np.diff(np.concatenate([order, [order[0] + length]]))
-    widest = int(np.argmax(gaps))
-    cut = order[(widest + 1) % len(order)]
-    return np.where(wrapped >= cut - 1e-9, wrapped, wrapped + length)
+    gaps = np.diff(np.concatenate([order, [order[0] + 1.0]]))
+    cut = order[(int(np.argmax(gaps)) + 1) % len(order)]
+    return np.where(wrapped >= cut - 1e-12, wrapped, wrapped + 1.0)
 
 
 def _integer_counts(counts: dict[str, float]) -> dict[str, int]:

@@ -1,16 +1,20 @@
 """The shape every source adapter hands to the store.
 
 Adapters read a source's own format and yield ``Record`` (a good record, harmonized) or
-``Rejected`` (a record that cannot be ingested, with the reason). pymatgen ``Structure`` is
-the one in-memory currency for structures.
+``Rejected`` (a record that cannot be ingested, with the reason). Structures travel
+as a harmonized ``Layer`` (arrays) that turns into a pymatgen ``Structure`` on demand.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from pymatgen.core import Structure
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,37 @@ class Value:
     reference: str | None = None
 
 
+@dataclass(frozen=True)
+class Layer:
+    """A monolayer in the atlas2d 2D convention, as plain arrays, with its geometry.
+
+    Arrays rather than a pymatgen ``Structure`` because ingest handles thousands of records
+    a second and building a ``Structure`` costs more than all the harmonization; the
+    ``structure`` property builds one (once) for code that wants pymatgen.
+    """
+
+    lattice: np.ndarray
+    """3x3 lattice vectors in Å as rows: a along x, b in the xy plane, c = (0, 0, L)."""
+    positions: np.ndarray
+    """Cartesian site positions in Å, shape (n, 3), layer centred at z = L/2."""
+    species: tuple[str, ...]
+    """Chemical symbol of each site."""
+    thickness: float
+    vacuum: float
+    area: float
+
+    @cached_property
+    def structure(self) -> Structure:
+        """The layer as a pymatgen ``Structure``, periodic in-plane only."""
+        return Structure(
+            Lattice(self.lattice, pbc=(True, True, False)), self.species, self.positions, coords_are_cartesian=True
+        )
+
+    def counts(self) -> dict[str, float]:
+        """Element counts of the cell."""
+        return dict(Counter(self.species))
+
+
 @dataclass
 class Record:
     """One good source record, harmonized, with its raw form kept verbatim."""
@@ -46,10 +81,15 @@ class Record:
     source_key: str
     chemical_formula_reduced: str
     raw: dict[str, Any]
-    structure: Structure | None = None
+    layer: Layer | None = None
     values: list[Value] = field(default_factory=list)
     locator: str = ""
     prototype: str | None = None
+
+    @property
+    def structure(self) -> Structure | None:
+        """The harmonized structure as a pymatgen ``Structure`` (``None`` for a value-only record)."""
+        return None if self.layer is None else self.layer.structure
 
 
 @dataclass

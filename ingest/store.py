@@ -9,20 +9,18 @@ Each call works inside the caller's transaction, so a batch lands whole or not a
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ingest.harmonize import (
     anonymous_formula,
-    formula_counts,
     reduced_formula,
-    to_2d_convention,
 )
 from ingest.records import Record, Rejected, SourceInfo
 from schema.models import Entry, EntryRevision, Material, PropertyValue, Quarantine, Source, Structure
@@ -39,8 +37,7 @@ class WriteCounts:
 
 def canonical_sha256(payload: Any) -> str:
     """SHA-256 of ``payload`` as canonical JSON (sorted keys), the identity of a raw record."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
 def ensure_source(session: Session, info: SourceInfo) -> int:
@@ -97,9 +94,9 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
         {
             "source_name": source_name,
             "source_file": source_file,
-            "locator": r.locator,
-            "reason": r.reason,
-            "payload": r.payload,
+            "locator": _text(r.locator),
+            "reason": _text(r.reason),
+            "payload": _text(r.payload),
             "payload_sha256": hashlib.sha256(r.payload.encode(errors="replace")).hexdigest(),
             "resolved": False,
         }
@@ -109,6 +106,14 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
         return 0
     statement = pg_insert(Quarantine).values(rows).on_conflict_do_nothing().returning(Quarantine.id)
     return len(session.execute(statement).all())
+
+
+def _text(value: str) -> str:
+    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``.
+
+    A broken file may hold NUL bytes; its quarantine row must still be written.
+    """
+    return value.replace("\x00", "\\x00")
 
 
 def _insert(session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None) -> None:
@@ -154,7 +159,7 @@ def _replace(session: Session, old: Any, record: Record, sha: str, source_file: 
 
 
 def _insert_children(session: Session, pairs: list[tuple[int, Record]]) -> None:
-    structures = [structure_row(entry_id, r) for entry_id, r in pairs if r.structure is not None]
+    structures = [structure_row(entry_id, r) for entry_id, r in pairs if r.layer is not None]
     if structures:
         session.execute(insert(Structure), structures)
     values = [
@@ -177,25 +182,24 @@ def _insert_children(session: Session, pairs: list[tuple[int, Record]]) -> None:
 
 
 def structure_row(entry_id: int, record: Record) -> dict[str, Any]:
-    """The ``structure`` row of a record: its structure harmonized, with OPTIMADE fields."""
-    assert record.structure is not None
-    layer = to_2d_convention(record.structure)
-    structure = layer.structure
-    counts = formula_counts(structure)
+    """The ``structure`` row of a record's harmonized layer, with OPTIMADE fields."""
+    layer = record.layer
+    assert layer is not None
+    counts = layer.counts()
     total = sum(counts.values())
     elements = sorted(counts)
     return {
         "entry_id": entry_id,
-        "lattice_vectors": structure.lattice.matrix.tolist(),
-        "cartesian_site_positions": structure.cart_coords.tolist(),
-        "species_at_sites": [site.specie.symbol for site in structure],
-        "nsites": len(structure),
+        "lattice_vectors": layer.lattice.tolist(),
+        "cartesian_site_positions": layer.positions.tolist(),
+        "species_at_sites": list(layer.species),
+        "nsites": len(layer.species),
         "elements": elements,
         "elements_ratios": [counts[el] / total for el in elements],
         "nelements": len(elements),
         "chemical_formula_reduced": reduced_formula(counts),
         "chemical_formula_anonymous": anonymous_formula(counts),
-        "chemical_formula_descriptive": structure.composition.formula.replace(" ", ""),
+        "chemical_formula_descriptive": "".join(f"{el}{int(n) if n != 1 else ''}" for el, n in counts.items()),
         "dimension_types": [1, 1, 0],
         "nperiodic_dimensions": 2,
         "thickness": layer.thickness,
@@ -211,7 +215,7 @@ def _materials_for(session: Session, records: list[Record]) -> list[int]:
     A record without a structure (an experimental value) joins a material of the same
     reduced formula that has a structure, so computed and measured values meet.
     """
-    formulas = {r.chemical_formula_reduced for r in records if r.structure is None}
+    formulas = {r.chemical_formula_reduced for r in records if r.layer is None}
     by_formula: dict[str, int] = {}
     if formulas:
         rows = session.execute(
@@ -227,7 +231,7 @@ def _materials_for(session: Session, records: list[Record]) -> list[int]:
     pending: dict[str, int] = {}
     for i, record in enumerate(records):
         formula = record.chemical_formula_reduced
-        if record.structure is None:
+        if record.layer is None:
             if formula in by_formula:
                 result[i] = by_formula[formula]
                 continue

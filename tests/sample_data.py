@@ -15,7 +15,7 @@ from pathlib import Path
 from pymatgen.core import Structure
 from sqlalchemy.orm import Session
 
-from ingest.harmonize import formula_counts, reduced_formula
+from ingest.harmonize import reduced_formula, to_2d_convention
 from ingest.records import Record, SourceInfo, Value
 from ingest.store import ensure_source, write_records
 
@@ -51,11 +51,12 @@ def poscar_structures(limit: int, max_sites: int = 24) -> tuple[tuple[str, Struc
 
 def structure_record(key: str, structure: Structure, values: list[Value] | None = None) -> Record:
     """A ``Record`` for a bare structure; the raw record is the structure's own dict."""
+    layer = to_2d_convention(structure)
     return Record(
         source_key=key,
-        chemical_formula_reduced=reduced_formula(formula_counts(structure)),
+        chemical_formula_reduced=reduced_formula(layer.counts()),
         raw={"poscar": key, "structure": structure.as_dict()},
-        structure=structure,
+        layer=layer,
         values=values or [],
         locator=key,
     )

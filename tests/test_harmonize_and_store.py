@@ -79,7 +79,7 @@ def _mc2d_record(raw: dict) -> Record:
         source_key=raw["structure_label"],
         chemical_formula_reduced=reduced_formula(dict(structure.composition.get_el_amt_dict())),
         raw=raw,
-        structure=structure,
+        layer=to_2d_convention(structure),
         values=[Value("band_gap", raw["band_gap"], "eV", "PBE", source_field="band_gap")],
     )
 
@@ -105,7 +105,7 @@ def test_writer_is_idempotent_and_keeps_previous_revisions(session: Session) -> 
 
 def test_experimental_values_join_the_computed_material_of_their_formula(session: Session) -> None:
     source_id = ensure_source(session, SourceInfo("test", "test"))
-    computed = Record("mos2", "MoS2", {"k": 1}, structure=MOS2)
+    computed = Record("mos2", "MoS2", {"k": 1}, layer=to_2d_convention(MOS2))
     measured = [
         Record("pl-1", "MoS2", {"k": 2}, values=[Value("optical_gap", 1.9, "eV", "expt")]),
         Record("pl-2", "WS2", {"k": 3}),

@@ -1,0 +1,1 @@
+"""Reading the source databases into the harmonized store: adapters, conventions, writer."""

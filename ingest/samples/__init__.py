@@ -1,0 +1,25 @@
+"""Small real samples of each source, shipped so ``atlas2d demo`` and the tests need no download.
+
+Each folder holds one source's files and a PROVENANCE.md with where they come from and their
+licence. The 2DMatPedia-layout sample is *constructed* (see its PROVENANCE.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SAMPLES = Path(__file__).parent
+
+BUNDLED: tuple[tuple[str, str], ...] = (
+    ("c2db", "c2db/*.structure.json"),
+    ("mc2d", "mc2d/*.json"),
+    ("2dmatpedia-constructed", "2dmatpedia-constructed/*.jsonl"),
+    ("experimental", "experimental/*.csv"),
+)
+"""(adapter name, file pattern) in ingest order: computed sources before the measured values
+that link to their materials."""
+
+
+def bundled() -> list[tuple[str, list[Path]]]:
+    """The bundled sample files as (adapter name, sorted paths), in ingest order."""
+    return [(source, sorted(SAMPLES.glob(pattern))) for source, pattern in BUNDLED]

@@ -1,0 +1,80 @@
+"""Experimental values for 2D monolayers, one measured value per CSV row.
+
+Columns: ``formula`` (reduced), ``prototype``, ``layers``, ``property`` (an atlas2d
+vocabulary name: ``optical_gap``, ``band_gap``, ``curie_temperature``…), ``value``, ``unit``,
+``method`` (the technique, stored as ``expt:<technique>``), ``temperature_K``, ``doi``,
+``note``. A row has no structure: the store links it to the computed entries of the same
+reduced formula, so measured and computed values meet on one material. The source key is
+formula, prototype, layers, property, technique and DOI, which together name one
+measurement.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from ingest.harmonize import HarmonizationError, experimental_method, number, parse_formula, reduced_formula, value
+from ingest.records import Record, Rejected, SourceInfo
+from ingest.sources.common import attempt, check_storable
+
+SOURCE = SourceInfo(
+    name="experimental",
+    title="Experimental values for 2D monolayers, compiled from the literature (DOI per row)",
+    version="atlas2d compilation 1",
+    license="facts from the cited publications; compilation CC BY 4.0",
+)
+
+COLUMNS = ("formula", "prototype", "layers", "property", "value", "unit", "method", "temperature_K", "doi", "note")
+
+
+def read(path: Path) -> Iterator[Record | Rejected]:
+    """Every data row of one CSV file; the header must name the columns above."""
+    text = path.read_text(errors="replace")
+    lines = text.splitlines()
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield Rejected(locator=path.name, reason="empty file", payload="")
+        return
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        yield Rejected(locator=f"{path.name}:1", reason=f"header lacks columns {missing}", payload=lines[0] if lines else "")
+        return
+    for fields in reader:
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        locator = f"{path.name}:{line}"
+        payload = lines[line - 1] if line - 1 < len(lines) else ",".join(fields)
+        yield attempt(locator, lambda payload=payload: payload, lambda fields=fields, locator=locator: _record(header, fields, locator))
+
+
+def _record(header: list[str], fields: list[str], locator: str) -> Record:
+    if len(fields) != len(header):
+        raise HarmonizationError(f"row has {len(fields)} fields, the header {len(header)} (truncated or shifted row)")
+    row = dict(zip(header, (f.strip() for f in fields), strict=True))
+    formula = reduced_formula(parse_formula(row["formula"]))
+    layers = number(row["layers"], "layers")
+    if layers is not None and (layers < 1 or not layers.is_integer()):
+        raise HarmonizationError(f"layers must be a positive whole number, got {row['layers']!r}")
+    temperature = number(row["temperature_K"], "temperature_K")
+    if not row["value"]:
+        raise HarmonizationError("value is empty")
+    conditions = {k: v for k, v in {"layers": layers and int(layers), "temperature_K": temperature, "note": row["note"] or None}.items() if v is not None}
+    measured = value(
+        row["property"],
+        row["value"],
+        experimental_method(row["method"]),
+        "value",
+        unit=row["unit"] or None,
+        conditions=conditions or None,
+        reference=f"doi:{row['doi']}" if row["doi"] else None,
+    )
+    assert measured is not None
+    key = "|".join((formula, row["prototype"], str(conditions.get("layers", "")), row["property"], row["method"], row["doi"]))
+    check_storable(row)
+    return Record(source_key=key, chemical_formula_reduced=formula, raw=row, values=[measured], locator=locator, prototype=row["prototype"] or None)

@@ -1,0 +1,196 @@
+"""Each source's real sample goes in, and concrete values come out as the file states them.
+
+Expected values are read from the sample files here with plain ``json``/``csv``, not through
+the adapters, so an adapter that misreads a field fails the test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ingest.pipeline import ingest_files
+from ingest.samples import SAMPLES, bundled
+from schema.database import make_engine
+from schema.models import Entry, Material, PropertyValue, Quarantine, Source, Structure
+
+MC2D_FILE = SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json"
+C2DB_FILE = SAMPLES / "c2db" / "MoS2-165798ab5e18.structure.json"
+CONSTRUCTED_FILE = SAMPLES / "2dmatpedia-constructed" / "2dmatpedia_constructed.jsonl"
+EXPERIMENTAL_FILE = SAMPLES / "experimental" / "experimental_2d_monolayers.csv"
+
+
+@pytest.fixture
+def loaded(store_url: str) -> Session:
+    """A store with every bundled sample ingested, as ``atlas2d demo`` does."""
+    engine = make_engine(store_url)
+    for source, files in bundled():
+        ingest_files(engine, source, files)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def _entry(session: Session, source: str, key: str) -> Entry:
+    return session.execute(
+        select(Entry).join(Source).where(Source.name == source, Entry.source_key == key)
+    ).scalar_one()
+
+
+def _values(session: Session, entry: Entry, name: str) -> dict[str, float | str | None]:
+    rows = session.execute(
+        select(PropertyValue.method, PropertyValue.value, PropertyValue.value_text).where(
+            PropertyValue.entry_id == entry.id, PropertyValue.name == name
+        )
+    ).all()
+    return {method: value if value is not None else text for method, value, text in rows}
+
+
+def test_every_sample_record_is_ingested_and_nothing_quarantined(loaded: Session) -> None:
+    per_source = dict(
+        loaded.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).tuples().all()
+    )
+    mc2d_items = len(json.loads(MC2D_FILE.read_text()))
+    constructed_lines = len(CONSTRUCTED_FILE.read_text().splitlines())
+    with EXPERIMENTAL_FILE.open() as handle:
+        experimental_rows = len(list(csv.DictReader(handle)))
+    assert per_source == {
+        "c2db": 2,
+        "mc2d": mc2d_items,
+        "2dmatpedia-constructed": constructed_lines,
+        "experimental": experimental_rows,
+    }
+    assert loaded.execute(select(func.count()).select_from(Quarantine)).scalar_one() == 0
+
+
+def test_mc2d_entry_matches_the_file(loaded: Session) -> None:
+    item = json.loads(MC2D_FILE.read_text())[0]
+    entry = _entry(loaded, "mc2d", item["structure_label"])
+    structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
+    assert structure.nsites == len(item["atomic_positions"]) == item["number_of_atoms"]
+    assert sorted(structure.species_at_sites) == sorted(site[4] for site in item["atomic_positions"])
+    assert _values(loaded, entry, "band_gap") == {"PBE": pytest.approx(item["band_gap"])}
+    assert _values(loaded, entry, "magnetic_state") == {"PBE": item["magnetic_state"]}
+    assert entry.raw == item
+    cell_area = abs(item["cell"][0][1] * item["cell"][1][2] - item["cell"][0][2] * item["cell"][1][1])
+    assert structure.area == pytest.approx(cell_area, rel=1e-6)
+
+
+def test_mc2d_reduced_formula_is_in_optimade_form(loaded: Session) -> None:
+    item = json.loads(MC2D_FILE.read_text())[0]
+    assert item["formula_reduced"] == "LaOI"
+    entry = _entry(loaded, "mc2d", item["structure_label"])
+    assert entry.chemical_formula_reduced == "ILaO"
+    structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
+    assert structure.chemical_formula_anonymous == "ABC"
+    assert structure.elements == ["I", "La", "O"]
+
+
+def test_mc2d_binding_energies_keep_their_functional(loaded: Session) -> None:
+    item = next(i for i in json.loads(MC2D_FILE.read_text()) if isinstance(i["be_df2"], float))
+    entry = _entry(loaded, "mc2d", item["structure_label"])
+    assert _values(loaded, entry, "binding_energy") == {
+        "vdW-DF2": pytest.approx(item["be_df2"]),
+        "rVV10": pytest.approx(item["be_rvv10"]),
+    }
+
+
+def test_c2db_row_matches_the_file(loaded: Session) -> None:
+    row = json.loads(C2DB_FILE.read_text())["1"]
+    entry = _entry(loaded, "c2db", "MoS2-165798ab5e18")
+    assert entry.chemical_formula_reduced == "MoS2"
+    structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
+    assert structure.nsites == 3
+    assert sorted(structure.species_at_sites) == ["Mo", "S", "S"]
+    assert _values(loaded, entry, "total_energy") == {"PBE": pytest.approx(row["energy"])}
+    z = [p[2] for p in structure.cartesian_site_positions]
+    positions = row["positions"]["__ndarray__"][2]
+    assert structure.thickness == pytest.approx(max(positions[2::3]) - min(positions[2::3]), abs=1e-9)
+    assert max(z) - min(z) == pytest.approx(structure.thickness, abs=1e-9)
+    assert structure.vacuum == pytest.approx(18.662813126546318 - structure.thickness, abs=1e-9)
+
+
+def test_structures_follow_the_2d_convention(loaded: Session) -> None:
+    for lattice, positions, thickness, vacuum in loaded.execute(
+        select(Structure.lattice_vectors, Structure.cartesian_site_positions, Structure.thickness, Structure.vacuum)
+    ):
+        a, b, c = lattice
+        assert a[1] == a[2] == b[2] == c[0] == c[1] == 0.0
+        assert c[2] == pytest.approx(thickness + vacuum)
+        z = [p[2] for p in positions]
+        assert (max(z) + min(z)) / 2 == pytest.approx(c[2] / 2, abs=1e-6)
+
+
+def test_constructed_records_keep_their_mark_and_origin(loaded: Session) -> None:
+    first = json.loads(CONSTRUCTED_FILE.read_text().splitlines()[0])
+    entry = _entry(loaded, "2dmatpedia-constructed", first["material_id"])
+    assert entry.raw["_atlas2d_constructed"].startswith("built by atlas2d")
+    assert entry.raw["source_id"].startswith("poscar2d:POSCAR-")
+    structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
+    assert structure.nsites == len(first["structure"]["sites"])
+    assert loaded.execute(select(func.count()).select_from(PropertyValue).where(PropertyValue.entry_id == entry.id)).scalar_one() == 0
+
+
+def test_experimental_values_meet_computed_ones_on_one_material(loaded: Session) -> None:
+    with EXPERIMENTAL_FILE.open() as handle:
+        mos2 = next(row for row in csv.DictReader(handle) if row["formula"] == "MoS2")
+    measured = loaded.execute(
+        select(PropertyValue, Entry.material_id)
+        .join(Entry)
+        .join(Source)
+        .where(Source.name == "experimental", Entry.chemical_formula_reduced == "MoS2")
+    ).one()
+    value, material_id = measured
+    assert (value.name, value.value, value.unit) == ("optical_gap", pytest.approx(float(mos2["value"])), "eV")
+    assert value.method == "expt:photoluminescence"
+    assert value.reference == f"doi:{mos2['doi']}"
+    computed = _entry(loaded, "c2db", "MoS2-165798ab5e18")
+    same_formula = loaded.execute(
+        select(Entry.material_id).where(Entry.chemical_formula_reduced == "MoS2", Entry.id != computed.id)
+    ).scalars().all()
+    assert material_id in {computed.material_id, *same_formula}
+    assert loaded.get(Material, material_id) is not None
+    structures_of_material = loaded.execute(
+        select(func.count()).select_from(Structure).join(Entry).where(Entry.material_id == material_id)
+    ).scalar_one()
+    assert structures_of_material >= 1
+
+
+def test_constructed_lines_are_refused_as_2dmatpedia(store_url: str) -> None:
+    engine = make_engine(store_url)
+    summary = ingest_files(engine, "2dmatpedia", [CONSTRUCTED_FILE])
+    assert summary.inserted == 0
+    assert summary.quarantined == len(CONSTRUCTED_FILE.read_text().splitlines())
+    assert set(summary.reasons) == {"a constructed record is not 2DMatPedia data"}
+    engine.dispose()
+
+
+def test_optimade_json_structures(store_url: str, tmp_path: Path) -> None:
+    item = json.loads(MC2D_FILE.read_text())[0]
+    resource = {
+        "id": "mc2d-0",
+        "type": "structures",
+        "attributes": {
+            "lattice_vectors": [row[1:] for row in item["cell"][:2]] + [None],
+            "cartesian_site_positions": [site[1:4] for site in item["atomic_positions"]],
+            "species_at_sites": [site[0] for site in item["atomic_positions"]],
+            "species": [{"name": s, "chemical_symbols": [s], "concentration": [1.0]} for s in {site[0] for site in item["atomic_positions"]}],
+            "dimension_types": [1, 1, 0],
+        },
+    }
+    path = tmp_path / "response.json"
+    path.write_text(json.dumps({"data": [resource], "meta": {"provider": {"prefix": "mcloud"}}}))
+    engine = make_engine(store_url)
+    summary = ingest_files(engine, "optimade", [path])
+    assert (summary.inserted, summary.quarantined) == (1, 0)
+    with Session(engine) as session:
+        entry = _entry(session, "optimade", "mcloud:mc2d-0")
+        structure = session.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
+        assert structure.nsites == item["number_of_atoms"]
+        assert structure.vacuum == pytest.approx(20.0)
+    engine.dispose()
