@@ -126,9 +126,8 @@ class Motif:
 
         A reduced cell keeps the motif compact, so fewer translations cover the neighbours.
         """
-        layer = to_2d_convention(structure).structure
-        species = tuple(site.specie.symbol for site in layer)
-        return cls.from_arrays(layer.lattice.matrix[:2], layer.cart_coords, species)
+        layer = to_2d_convention(structure)
+        return cls.from_arrays(layer.lattice[:2], layer.positions, layer.species)
 
     @classmethod
     def from_arrays(cls, lattice: np.ndarray, positions: np.ndarray, species: Sequence[str]) -> Motif:
