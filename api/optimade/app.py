@@ -1,0 +1,92 @@
+"""The OPTIMADE FastAPI application of atlas2d.
+
+It is the ``optimade`` reference server's application (its routers, pydantic response models,
+middleware and JSON:API error handlers, so the behaviour the validator checks is the
+reference behaviour) with the MongoDB collections replaced by ``PostgresCollection``s that
+read the store through the read-only ``atlas2d_reader`` role.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, create_engine, event
+
+from api.optimade.fields import LINK_RESOURCE, PROVIDER_FIELDS, PROVIDER_PREFIX, REFERENCE_RESOURCE, STRUCTURE_RESOURCE
+
+STATEMENT_TIMEOUT_MS = 10_000
+"""A filter whose SQL runs longer than this is cancelled and answered with 400."""
+
+PAGE_LIMIT = 20
+PAGE_LIMIT_MAX = 500
+
+
+def server_config(base_url: str | None = None):  # noqa: ANN201 - optimade's ServerConfig, imported lazily
+    """The ``ServerConfig`` that describes atlas2d: provider, implementation, provider fields."""
+    from optimade.models import Implementation, Provider
+    from optimade.server.config import ServerConfig
+
+    return ServerConfig(
+        insert_test_data=False,
+        base_url=base_url,
+        page_limit=PAGE_LIMIT,
+        page_limit_max=PAGE_LIMIT_MAX,
+        log_dir=Path(os.environ.get("OPTIMADE_LOG_DIR", Path(tempfile.gettempdir()) / "atlas2d-optimade-logs")),
+        provider=Provider(
+            prefix=PROVIDER_PREFIX,
+            name="atlas2d",
+            description="Harmonized, deduplicated 2D materials from C2DB, 2DMatPedia, MC2D and experiments",
+            homepage="https://github.com/atlas2d/atlas2d",
+        ),
+        implementation=Implementation(
+            name="atlas2d",
+            version="0.1.0",
+            source_url="https://github.com/atlas2d/atlas2d",
+            maintainer={"email": "atlas2d@users.noreply.github.com"},
+        ),
+        provider_fields={
+            "structures": [
+                {"name": f.name, "type": f.type, "description": f.description, "sortable": True}
+                | ({"unit": f.unit} if f.unit else {})
+                for f in PROVIDER_FIELDS
+            ]
+        },
+    )
+
+
+def reader_engine(database_url: str) -> Engine:
+    """An engine that connects as the read-only role, with a statement timeout per session."""
+    from schema.database import _sqlalchemy_url, readonly_url
+
+    engine = create_engine(_sqlalchemy_url(readonly_url(database_url)), pool_pre_ping=True, pool_size=4)
+
+    @event.listens_for(engine, "connect")
+    def _limit(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        dbapi_connection.commit()
+
+    return engine
+
+
+def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
+    """The OPTIMADE API over the store at ``database_url`` (connects as ``atlas2d_reader``)."""
+    from optimade.models import LinksResource, ReferenceResource, StructureResource
+    from optimade.server.create_app import create_app as create_reference_app
+    from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
+
+    from api.optimade.collection import PostgresCollection
+
+    config = server_config(base_url)
+    app = create_reference_app(config, logger_tag="atlas2d")
+    app.title = "atlas2d OPTIMADE API"
+    engine = reader_engine(database_url)
+    app.state.entry_collections = {
+        "structures": PostgresCollection(STRUCTURE_RESOURCE, StructureResource, StructureMapper(config), config, engine),
+        "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),
+        "links": PostgresCollection(LINK_RESOURCE, LinksResource, LinksMapper(config), config, engine),
+    }
+    return app

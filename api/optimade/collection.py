@@ -1,0 +1,146 @@
+"""An ``optimade`` entry collection answered by PostgreSQL.
+
+The reference server's routers, query-parameter checks, response models and JSON:API error
+handlers are reused as they are; only the collection behind them changes. A request becomes
+one SQL statement for the page and one for the count, over the ``Resource``'s selectable,
+with the filter from ``api.optimade.filter`` (bound parameters only).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+from optimade.exceptions import BadRequest, NotFound, NotImplementedResponse
+from optimade.models import EntryResource
+from optimade.server.config import ServerConfig
+from optimade.server.entry_collections import EntryCollection
+from optimade.server.mappers import BaseResourceMapper
+from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
+from optimade.warnings import QueryParamNotUsed
+from sqlalchemy import ColumnElement, Engine, func, select, true
+from sqlalchemy.exc import OperationalError
+
+from api.optimade.fields import Kind, Resource
+from api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
+
+
+class PostgresCollection(EntryCollection):
+    """One OPTIMADE entry type (structures, references, links) served from the store."""
+
+    def __init__(
+        self,
+        resource: Resource,
+        resource_cls: type[EntryResource],
+        resource_mapper: BaseResourceMapper,
+        config: ServerConfig,
+        engine: Engine,
+    ) -> None:
+        super().__init__(resource_cls, resource_mapper, transformer=None, config=config)  # type: ignore[arg-type]
+        self.resource = resource
+        self.engine = engine
+
+    def __len__(self) -> int:
+        return self.count(filter=true())
+
+    def insert(self, data: list[EntryResource | dict]) -> None:
+        """The API is read-only: entries enter the store through ``atlas2d ingest``."""
+        raise NotImplementedError("atlas2d's OPTIMADE collections are read-only; use the ingest pipeline")
+
+    def count(self, **kwargs: Any) -> int:
+        """How many entries match ``kwargs['filter']`` (a SQLAlchemy condition)."""
+        statement = select(func.count()).select_from(self.resource.selectable).where(kwargs.get("filter", true()))
+        return self._rows(statement)[0][0][0]
+
+    def handle_query_params(self, params: EntryListingQueryParams | SingleEntryQueryParams) -> dict[str, Any]:
+        """The reference server's parameter handling, with the filter compiled to SQL instead."""
+        text = getattr(params, "filter", "") or ""
+        unfiltered = copy.copy(params)
+        unfiltered.filter = ""  # type: ignore[union-attr]
+        criteria = super().handle_query_params(unfiltered)
+        criteria["filter"] = self._filter(text)
+        criteria["columns"] = self._columns(criteria["fields"])
+        return criteria
+
+    def find(self, params: EntryListingQueryParams | SingleEntryQueryParams) -> tuple:
+        """As the base class, but an unknown single id is a 404 rather than ``data: null``."""
+        found = super().find(params)
+        if isinstance(params, SingleEntryQueryParams) and found[0] is None:
+            raise NotFound(detail=f"no {self.resource.type} entry matches {params.filter}")  # type: ignore[attr-defined]
+        return found
+
+    def _filter(self, text: str) -> ColumnElement[bool]:
+        if not text.strip():
+            return true()
+        try:
+            return filter_clause(text, self.resource)
+        except UnsupportedFilter as exc:
+            raise NotImplementedResponse(detail=str(exc)) from None
+        except FilterError as exc:
+            raise BadRequest(detail=str(exc)) from None
+
+    def _run_db_query(self, criteria: dict[str, Any], single_entry: bool = False) -> tuple[list[dict[str, Any]], int, bool]:
+        selectable = self.resource.selectable
+        if criteria.get("page_above") is not None:
+            warnings.warn("page_above is not supported; use page_offset or page_number", QueryParamNotUsed)
+        columns = [selectable.c[name] for name in criteria["columns"]]
+        order = [
+            column.desc().nulls_last() if direction < 0 else column.asc().nulls_last()
+            for column, direction in self._sort_columns(criteria.get("sort", ()))
+        ]
+        skip = criteria.get("skip", 0) or 0
+        statement = (
+            select(*columns)
+            .where(criteria["filter"])
+            .order_by(*order, selectable.c[self.resource.order])
+            .limit(criteria["limit"])
+            .offset(skip)
+        )
+        counting = select(func.count()).select_from(selectable).where(criteria["filter"])
+        page, counted = self._rows(statement, counting)
+        rows = [self._document(dict(row._mapping)) for row in page]
+        data_returned = counted[0][0]
+        return rows, data_returned, skip + len(rows) < data_returned and not single_entry
+
+    def _columns(self, response_fields: set[str]) -> list[str]:
+        """The selectable's columns that ``response_fields`` need (id and type always)."""
+        names = {"id", "type"}
+        if self.resource.type == "structures":
+            names.add("source_name")
+        for optimade_name in response_fields:
+            field = self.resource.fields.get(optimade_name)
+            if field is not None and field.kind is not Kind.ABSENT:
+                names.add(field.name)
+        return sorted(names)
+
+    def _sort_columns(self, sort: Any) -> list[tuple[ColumnElement, int]]:
+        """Sort keys as columns; properties atlas2d never stores sort as all-equal and are dropped."""
+        columns = []
+        for backend_name, direction in sort:
+            field = self.resource.fields.get(self.resource_mapper.get_optimade_field(backend_name))
+            if field is not None and field.kind is not Kind.ABSENT:
+                columns.append((self.resource.selectable.c[field.name], direction))
+        return columns
+
+    def _document(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row as the document ``map_back`` expects: species objects and the source reference."""
+        if self.resource.type != "structures":
+            return row
+        source = row.pop("source_name")
+        if row.get("species") is not None:
+            row["species"] = [
+                {"name": element, "chemical_symbols": [element], "concentration": [1.0]} for element in row["species"]
+            ]
+        row["relationships"] = {"references": {"data": [{"type": "references", "id": source}]}}
+        return row
+
+    def _rows(self, *statements: Any) -> list[list[Any]]:
+        """Run ``statements`` on one connection and fetch all rows; a cancelled (too costly) query is a 400."""
+        try:
+            with self.engine.connect() as connection:
+                return [list(connection.execute(statement).all()) for statement in statements]
+        except OperationalError as exc:
+            if "statement timeout" in str(exc.orig):
+                raise BadRequest(detail="the filter took too long to evaluate; make it more selective") from None
+            raise

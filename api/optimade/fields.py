@@ -1,0 +1,286 @@
+"""The OPTIMADE properties atlas2d serves and the SQL expression behind each.
+
+Every entry that has a harmonized structure is one OPTIMADE ``structures`` resource. The
+resource id is ``<source>/<source_key>`` (stable across re-ingests, unlike row ids).
+Harmonized values appear as provider fields with the ``_atlas2d_`` prefix; the per-method
+band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
+``band_gap_method`` give the most trustworthy value available with the method it came from.
+
+``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
+filter, a sort and a page are a single SQL statement; scalar subqueries for the property
+values are only evaluated when a filter, sort or response asks for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import ColumnElement, Text, case, cast, false, func, literal, null, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import Subquery
+
+from optimade.models.links import LinksResourceAttributes
+from optimade.models.references import ReferenceResourceAttributes
+from optimade.models.structures import StructureResourceAttributes
+from pydantic import BaseModel
+
+from schema.models import Entry, PropertyValue, Source, Structure
+
+PROVIDER_PREFIX = "atlas2d"
+
+BAND_GAP_PREFERENCE = ("expt", "G0W0", "HSE06", "PBE")
+"""Which band gap ``_atlas2d_band_gap`` reports when several methods are known: measured
+first, then the more accurate calculations."""
+
+
+class Kind(Enum):
+    """How a property can be filtered."""
+
+    STRING = "string"
+    NUMBER = "number"
+    TIMESTAMP = "timestamp"
+    LIST = "list"
+    MATRIX = "matrix"
+    SPECIES = "species"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One OPTIMADE property: its SQL column in ``STRUCTURES`` and how it filters.
+
+    ``length`` names the integer column equal to the list's length (``elements`` ->
+    ``nelements``), so ``LENGTH`` filters use a plain column.
+    """
+
+    name: str
+    kind: Kind
+    length: str | None = None
+
+
+def _value(name: str, methods: tuple[str, ...] | None = None, *, method_column: bool = False) -> ColumnElement:
+    """The value (or its method) of property ``name`` of the current entry, preferred method first."""
+    order = [PropertyValue.method]
+    where = [PropertyValue.entry_id == Entry.id, PropertyValue.name == name, PropertyValue.value.is_not(None)]
+    if methods is not None:
+        rank = case(
+            *((_method_matches(m), i) for i, m in enumerate(methods)),
+            else_=len(methods),
+        )
+        order.insert(0, rank)
+        if len(methods) == 1:
+            where.append(_method_matches(methods[0]))
+    target = PropertyValue.method if method_column else PropertyValue.value
+    return select(target).where(*where).order_by(*order).limit(1).scalar_subquery()
+
+
+def _method_matches(method: str) -> ColumnElement[bool]:
+    """Experimental values are stored as ``expt`` or ``expt:<technique>``."""
+    if method == "expt":
+        return PropertyValue.method.startswith("expt")
+    return PropertyValue.method == method
+
+
+def _structures() -> Subquery:
+    gap_methods = BAND_GAP_PREFERENCE
+    columns: dict[str, ColumnElement] = {
+        "id": Source.name + literal("/") + Entry.source_key,
+        "type": literal("structures"),
+        "last_modified": Entry.updated_at,
+        "immutable_id": cast(null(), Text),
+        "elements": Structure.elements,
+        "nelements": Structure.nelements,
+        "elements_ratios": Structure.elements_ratios,
+        "chemical_formula_descriptive": Structure.chemical_formula_descriptive,
+        "chemical_formula_reduced": Structure.chemical_formula_reduced,
+        "chemical_formula_hill": cast(null(), Text),
+        "chemical_formula_anonymous": Structure.chemical_formula_anonymous,
+        "dimension_types": Structure.dimension_types,
+        "nperiodic_dimensions": Structure.nperiodic_dimensions,
+        "lattice_vectors": Structure.lattice_vectors,
+        "cartesian_site_positions": Structure.cartesian_site_positions,
+        "nsites": Structure.nsites,
+        "species_at_sites": Structure.species_at_sites,
+        "species": Structure.elements,
+        "assemblies": cast(null(), Text),
+        "structure_features": cast(literal("{}"), ARRAY(Text)),
+        "source": Source.name,
+        "source_id": Entry.source_key,
+        "material_id": Entry.material_id,
+        "band_gap": _value("band_gap", gap_methods),
+        "band_gap_method": _value("band_gap", gap_methods, method_column=True),
+        "band_gap_pbe": _value("band_gap", ("PBE",)),
+        "band_gap_hse06": _value("band_gap", ("HSE06",)),
+        "band_gap_g0w0": _value("band_gap", ("G0W0",)),
+        "band_gap_expt": _value("band_gap", ("expt",)),
+        "formation_energy": _value("formation_energy", ("PBE",)),
+        "formation_energy_method": _value("formation_energy", ("PBE",), method_column=True),
+        "thickness": Structure.thickness,
+        "vacuum": Structure.vacuum,
+        "entry_pk": Entry.id,
+        "source_name": Source.name,
+        "entry_key": Entry.source_key,
+    }
+    return (
+        select(*(column.label(name) for name, column in columns.items()))
+        .select_from(Structure)
+        .join(Entry, Entry.id == Structure.entry_id)
+        .join(Source, Source.id == Entry.source_id)
+        .subquery("optimade_structures")
+    )
+
+
+STRUCTURES: Subquery = _structures()
+"""The selectable every structures query runs against (columns named as in ``FIELDS``,
+provider fields without their prefix, plus ``entry_pk`` for a stable order)."""
+
+STANDARD_FIELDS: tuple[Field, ...] = (
+    Field("id", Kind.STRING),
+    Field("type", Kind.STRING),
+    Field("last_modified", Kind.TIMESTAMP),
+    Field("immutable_id", Kind.ABSENT),
+    Field("elements", Kind.LIST, length="nelements"),
+    Field("nelements", Kind.NUMBER),
+    Field("elements_ratios", Kind.LIST, length="nelements"),
+    Field("chemical_formula_descriptive", Kind.STRING),
+    Field("chemical_formula_reduced", Kind.STRING),
+    Field("chemical_formula_hill", Kind.ABSENT),
+    Field("chemical_formula_anonymous", Kind.STRING),
+    Field("dimension_types", Kind.LIST),
+    Field("nperiodic_dimensions", Kind.NUMBER),
+    Field("lattice_vectors", Kind.MATRIX),
+    Field("cartesian_site_positions", Kind.MATRIX, length="nsites"),
+    Field("nsites", Kind.NUMBER),
+    Field("species_at_sites", Kind.LIST, length="nsites"),
+    Field("species", Kind.SPECIES, length="nelements"),
+    Field("assemblies", Kind.ABSENT),
+    Field("structure_features", Kind.LIST),
+    Field("space_group_symmetry_operations_xyz", Kind.ABSENT),
+    Field("space_group_symbol_hall", Kind.ABSENT),
+    Field("space_group_symbol_hermann_mauguin", Kind.ABSENT),
+    Field("space_group_symbol_hermann_mauguin_extended", Kind.ABSENT),
+    Field("space_group_it_number", Kind.ABSENT),
+)
+"""OPTIMADE structure properties; ``ABSENT`` ones are never stored, so they are always unknown."""
+
+
+@dataclass(frozen=True)
+class ProviderField:
+    """An ``_atlas2d_`` property: what ``/info/structures`` says about it."""
+
+    name: str
+    kind: Kind
+    type: str
+    description: str
+    unit: str | None = None
+
+
+PROVIDER_FIELDS: tuple[ProviderField, ...] = (
+    ProviderField("source", Kind.STRING, "string", "Name of the source database the entry comes from (c2db, 2dmatpedia, mc2d, …)."),
+    ProviderField("source_id", Kind.STRING, "string", "The entry's identifier in its source database."),
+    ProviderField("material_id", Kind.NUMBER, "integer", "atlas2d's canonical material (deduplication cluster) the entry belongs to."),
+    ProviderField("band_gap", Kind.NUMBER, "float", "Band gap; the method is in _atlas2d_band_gap_method (preference: experiment, G0W0, HSE06, PBE).", "eV"),
+    ProviderField("band_gap_method", Kind.STRING, "string", "Method of _atlas2d_band_gap: expt[:technique], G0W0, HSE06 or PBE."),
+    ProviderField("band_gap_pbe", Kind.NUMBER, "float", "Band gap computed with PBE.", "eV"),
+    ProviderField("band_gap_hse06", Kind.NUMBER, "float", "Band gap computed with HSE06.", "eV"),
+    ProviderField("band_gap_g0w0", Kind.NUMBER, "float", "Band gap computed with G0W0.", "eV"),
+    ProviderField("band_gap_expt", Kind.NUMBER, "float", "Measured band gap.", "eV"),
+    ProviderField("formation_energy", Kind.NUMBER, "float", "Formation energy per atom (PBE when available; method in _atlas2d_formation_energy_method).", "eV/atom"),
+    ProviderField("formation_energy_method", Kind.STRING, "string", "Method of _atlas2d_formation_energy."),
+    ProviderField("thickness", Kind.NUMBER, "float", "Layer thickness: extent of the atoms along the non-periodic z axis.", "Å"),
+    ProviderField("vacuum", Kind.NUMBER, "float", "Vacuum in the cell: out-of-plane lattice length minus the layer thickness.", "Å"),
+)
+
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One OPTIMADE entry type served from SQL: its selectable and its filterable fields.
+
+    ``fields`` maps OPTIMADE names to ``Field``; ``Field.name`` is the column in
+    ``selectable``. ``order`` is the column that makes paging stable.
+    """
+
+    type: str
+    selectable: Subquery
+    fields: dict[str, Field]
+    order: str
+
+    def column(self, field: Field) -> ColumnElement:
+        """The column behind ``field`` (absent fields are a typed NULL)."""
+        if field.kind is Kind.ABSENT:
+            return cast(null(), Text)
+        return self.selectable.c[field.name]
+
+    def length_column(self, field: Field) -> ColumnElement:
+        """The length of a list property, from its alias column when it has one."""
+        if field.length is not None:
+            return self.selectable.c[field.length]
+        if field.kind is Kind.MATRIX:
+            return func.coalesce(func.array_length(self.column(field), 1), 0)
+        return func.cardinality(self.column(field))
+
+
+def _with_absent(fields: dict[str, Field], attributes: type[BaseModel]) -> dict[str, Field]:
+    """Add the entry type's OPTIMADE attributes that atlas2d never stores, as always unknown."""
+    return {name: Field(name, Kind.ABSENT) for name in attributes.model_fields} | fields
+
+
+STRUCTURE_RESOURCE = Resource(
+    type="structures",
+    selectable=STRUCTURES,
+    fields=_with_absent(
+        {f.name: f for f in STANDARD_FIELDS}
+        | {f"_{PROVIDER_PREFIX}_{p.name}": Field(p.name, p.kind) for p in PROVIDER_FIELDS},
+        StructureResourceAttributes,
+    ),
+    order="entry_pk",
+)
+"""Every filterable structure property by its OPTIMADE name."""
+
+
+def _references() -> Subquery:
+    """Each source database is a reference: its title, URL and how to cite it."""
+    return select(
+        Source.name.label("id"),
+        literal("references").label("type"),
+        Source.title.label("title"),
+        Source.url.label("url"),
+        Source.citation.label("note"),
+        Source.id.label("source_pk"),
+    ).subquery("optimade_references")
+
+
+REFERENCE_RESOURCE = Resource(
+    type="references",
+    selectable=_references(),
+    fields=_with_absent(
+        {
+            "id": Field("id", Kind.STRING),
+            "type": Field("type", Kind.STRING),
+            "title": Field("title", Kind.STRING),
+            "url": Field("url", Kind.STRING),
+            "note": Field("note", Kind.STRING),
+        },
+        ReferenceResourceAttributes,
+    ),
+    order="source_pk",
+)
+
+
+def _links() -> Subquery:
+    """atlas2d is a single database without child databases: the links table is empty."""
+    return (
+        select(literal("").label("id"), literal("links").label("type"), literal(0).label("link_pk"))
+        .where(false())
+        .subquery("optimade_links")
+    )
+
+
+LINK_RESOURCE = Resource(
+    type="links",
+    selectable=_links(),
+    fields=_with_absent({"id": Field("id", Kind.STRING), "type": Field("type", Kind.STRING)}, LinksResourceAttributes),
+    order="link_pk",
+)

@@ -1,0 +1,167 @@
+"""Benchmark band-structure fingerprints: encoding throughput and kNN search in PostgreSQL.
+
+1. Throughput: generated tight-binding band structures per second through rasterise, encode
+   (the shipped weights, batched) and both, on CPU and, when CUDA is present, on GPU.
+2. kNN: fingerprints of generated band structures replicated with Gaussian noise to
+   ``--vectors`` rows in a vector(64) column of an embedded PostgreSQL + pgvector. Timed:
+   an exact scan in PostgreSQL (before the index exists), the peer numpy float32 brute
+   force in process, and the store's HNSW index (vector_l2_ops, m=16, ef_construction=64,
+   as migration 0001 creates it) at several ``ef_search``: latency p50/p95 and recall@10
+   against float32 exact.
+
+Usage: ``python benchmarks/fingerprints.py [--quick] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from embeddings.bands import load_model, rasterise  # noqa: E402
+from embeddings.tight_binding import generate  # noqa: E402
+from schema.database import start_embedded  # noqa: E402
+
+K = 10
+NOISE = 0.05
+"""Standard deviation of the replication noise, as a fraction of each coordinate's spread."""
+
+
+def throughput(device: str, per_family: int, repeats: int = 3) -> dict[str, float]:
+    """Band structures per second for rasterise, encode and both on ``device`` (median of ``repeats``)."""
+    models = generate(per_family, seed=2024)
+    model = load_model(device=device)
+    model.encode([rasterise(m.record.segments, m.record.fermi_level) for m in models[:8]])
+    rasterise_s, encode_s = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        pictures = [rasterise(m.record.segments, m.record.fermi_level) for m in models]
+        rasterised = time.perf_counter()
+        model.encode(pictures)
+        if model.device.type == "cuda":
+            torch.cuda.synchronize()
+        rasterise_s.append(rasterised - started)
+        encode_s.append(time.perf_counter() - rasterised)
+    n = len(models)
+    r, e = float(np.median(rasterise_s)), float(np.median(encode_s))
+    return {"band_structures": n, "rasterise_per_s": n / r, "encode_per_s": n / e, "rasterise_encode_per_s": n / (r + e)}
+
+
+def replicated_vectors(count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` fingerprints: real encodings of generated models, each replicated with noise."""
+    models = generate(40, seed=99)
+    model = load_model(device="cpu")
+    base = model.encode([rasterise(m.record.segments, m.record.fermi_level) for m in models])
+    spread = base.std(axis=0) + 1e-6
+    picks = rng.integers(0, len(base), size=count)
+    return (base[picks] + rng.normal(size=(count, base.shape[1])) * NOISE * spread).astype(np.float32)
+
+
+def _literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.6g}" for x in vector) + "]"
+
+
+def knn(vectors: np.ndarray, queries: np.ndarray, ef_search: list[int]) -> dict[str, float]:
+    """Load the vectors and time top-10 queries: exact scan, numpy, then the HNSW index.
+
+    Ground truth is float32 brute force in numpy.
+    """
+    result: dict[str, float] = {"vectors": len(vectors), "queries": len(queries)}
+    truth, numpy_ms = [], []
+    for q in queries:
+        started = time.perf_counter()
+        distances = ((vectors - q) ** 2).sum(axis=1)
+        nearest = np.argpartition(distances, K)[:K]
+        numpy_ms.append((time.perf_counter() - started) * 1000)
+        truth.append(nearest[np.argsort(distances[nearest])].tolist())
+    result["numpy_exact_p50_ms"], result["numpy_exact_p95_ms"] = np.percentile(numpy_ms, [50, 95])
+    dim = vectors.shape[1]
+    with tempfile.TemporaryDirectory(prefix="atlas2d-bench-") as tmp:
+        url = start_embedded(Path(tmp) / "pgdata", database="bench")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute(f"CREATE TABLE fp (id integer PRIMARY KEY, fingerprint vector({dim}))")
+            started = time.perf_counter()
+            with conn.cursor().copy("COPY fp (id, fingerprint) FROM STDIN") as copy:
+                for i, v in enumerate(vectors):
+                    copy.write_row((i, _literal(v)))
+            result["load_s"] = time.perf_counter() - started
+            conn.execute("VACUUM ANALYZE fp")
+            indexed = f"SELECT id FROM fp ORDER BY fingerprint <-> %s::vector LIMIT {K}"
+            found, pg_ms = _run(conn, indexed, queries)
+            result["pg_exact_p50_ms"], result["pg_exact_p95_ms"] = np.percentile(pg_ms, [50, 95])
+            result["pg_exact_recall_at_10"] = _recall(found, truth)
+            conn.execute("SET maintenance_work_mem = '1GB'")
+            started = time.perf_counter()
+            conn.execute("CREATE INDEX ON fp USING hnsw (fingerprint vector_l2_ops) WITH (m = 16, ef_construction = 64)")
+            result["hnsw_build_s"] = time.perf_counter() - started
+            for ef in ef_search:
+                conn.execute(f"SET hnsw.ef_search = {ef}")
+                found, hnsw_ms = _run(conn, indexed, queries)
+                result[f"knn_p50_ms_ef{ef}"], result[f"knn_p95_ms_ef{ef}"] = np.percentile(hnsw_ms, [50, 95])
+                result[f"recall_at_10_ef{ef}"] = _recall(found, truth)
+                result[f"speedup_vs_exact_ef{ef}"] = result["pg_exact_p50_ms"] / result[f"knn_p50_ms_ef{ef}"]
+    return {k: float(v) for k, v in result.items()}
+
+
+def _run(conn: psycopg.Connection, statement: str, queries: np.ndarray) -> tuple[list[list[int]], list[float]]:
+    answers, times = [], []
+    for q in queries:
+        literal = _literal(q)
+        started = time.perf_counter()
+        rows = conn.execute(statement, (literal,), prepare=True).fetchall()
+        times.append((time.perf_counter() - started) * 1000)
+        answers.append([r[0] for r in rows])
+    return answers, times
+
+
+def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run (10,000 vectors, fewer models)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--vectors", type=int, help="stored vectors for kNN (default 100,000; quick 10,000)")
+    parser.add_argument("--queries", type=int, default=200, help="kNN queries per mode")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    per_family = 20 if args.quick else 150
+    report: dict[str, object] = {"quick": args.quick, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    rows: list[tuple[str, str]] = []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        measured = throughput(device, per_family)
+        for key, value in measured.items():
+            report[f"{device}_{key}"] = value
+            rows.append((f"{device}: {key.replace('_', ' ')}", f"{value:,.1f}"))
+    if "cuda" not in devices:
+        rows.append(("cuda", "not present: no GPU numbers"))
+    count = args.vectors or (10_000 if args.quick else 100_000)
+    vectors = replicated_vectors(count, rng)
+    queries = vectors[rng.choice(count, size=args.queries, replace=False)] + rng.normal(size=(args.queries, vectors.shape[1])).astype(np.float32) * 0.01
+    measured = knn(vectors, queries, ef_search=[40, 64, 128])
+    for key, value in measured.items():
+        report[key] = value
+        rows.append((key, f"{value:,.3f}"))
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

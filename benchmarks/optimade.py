@@ -1,0 +1,248 @@
+"""OPTIMADE filter latency: atlas2d on PostgreSQL vs the optimade reference server in memory.
+
+Both servers get the same structures: real poscar2d monolayers are written into an atlas2d
+store (embedded PostgreSQL), read back through atlas2d's OPTIMADE API and inserted, document
+by document, into the reference server's in-memory (mongomock) backend, with the same
+``_atlas2d_`` provider fields. Band gaps and formation energies are synthetic (a fixed
+pattern by index) so that provider-field filters have something to select.
+
+Both run as real uvicorn servers in their own processes on 127.0.0.1 (the reference one
+through this script's ``--serve-reference`` mode, since its in-memory backend lives in its
+process), and one keep-alive HTTP client sends every filter to each: first page
+(page_limit 20) plus count, as a user's first request would be. Before timing, both servers
+must return the same ``data_returned`` for every filter, so the comparison is of equal work.
+
+    python benchmarks/optimade.py [--quick] [--json PATH] [--structures N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path, where this file's name would
+# shadow the ``optimade`` package: put the repository root there instead.
+sys.path[0] = str(REPO)
+
+FILTERS = [
+    'elements HAS "S"',
+    'elements HAS ALL "Mo","S"',
+    'elements HAS ANY "Se","Te"',
+    'elements HAS ONLY "Mo","S"',
+    "nelements = 2",
+    "nelements >= 3 AND nsites < 10",
+    'chemical_formula_reduced = "MoS2"',
+    'chemical_formula_reduced STARTS WITH "Mo"',
+    'chemical_formula_reduced CONTAINS "Se"',
+    'chemical_formula_reduced ENDS WITH "2"',
+    'chemical_formula_anonymous = "AB2"',
+    "nsites > 12",
+    "elements LENGTH 3",
+    "_atlas2d_band_gap > 1.5",
+    "_atlas2d_band_gap IS UNKNOWN",
+    '_atlas2d_band_gap_method = "HSE06"',
+    'NOT elements HAS "O"',
+    'elements HAS "S" AND _atlas2d_band_gap < 1',
+    '(nelements = 2 OR nelements = 3) AND NOT elements HAS "Al"',
+    "nperiodic_dimensions = 2",
+    'species_at_sites HAS "Bi"',
+    "_atlas2d_formation_energy < -0.5",
+    'chemical_formula_descriptive CONTAINS "12"',
+    "ID_PLACEHOLDER",
+]
+
+
+def _values(index: int) -> list[Any]:
+    from ingest.records import Value
+
+    values = []
+    if index % 2:
+        values.append(Value("band_gap", round(0.013 * (index % 300), 3), "eV", "PBE"))
+    if index % 3 == 0:
+        values.append(Value("band_gap", round(0.017 * (index % 250) + 0.3, 3), "eV", "HSE06"))
+    if index % 5 == 1:
+        values.append(Value("formation_energy", round(-0.004 * (index % 400), 3), "eV/atom", "PBE"))
+    return values
+
+
+def load_atlas2d(n: int, workdir: Path) -> str:
+    """An embedded store with ``n`` real structures; returns its URL."""
+    from sqlalchemy.orm import Session
+
+    from schema.database import make_engine, start_embedded
+    from schema.migrate import upgrade
+    from tests.sample_data import poscar_structures, seed_store, structure_record
+
+    url = start_embedded(workdir / "pgdata", database="optimade_bench")
+    engine = make_engine(url)
+    upgrade(engine)
+    structures = poscar_structures(n, max_sites=10_000)
+    if len(structures) < n:
+        raise SystemExit(f"the poscar2d archive has only {len(structures)} structures, {n} asked")
+    records = [structure_record(key, s, _values(i)) for i, (key, s) in enumerate(structures)]
+    with Session(engine) as session:
+        for start in range(0, len(records), 500):
+            seed_store(session, records[start : start + 500])
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+    engine.dispose()
+    return url
+
+
+def reference_app(documents: list[dict[str, Any]], log_dir: Path):  # noqa: ANN201 - FastAPI
+    """The optimade reference server (mongomock backend) holding ``documents``."""
+    for doc in documents:
+        doc["last_modified"] = datetime.fromisoformat(doc["last_modified"].replace("Z", "+00:00"))
+    from optimade.server.config import ServerConfig
+    from optimade.server.create_app import create_app
+
+    from api.optimade.app import server_config
+
+    ours = server_config()
+    config = ServerConfig(
+        insert_test_data=False,
+        database_backend="mongomock",
+        log_dir=log_dir,
+        provider=ours.provider,
+        provider_fields=ours.provider_fields,
+        page_limit=ours.page_limit,
+        page_limit_max=ours.page_limit_max,
+    )
+    app = create_app(config, logger_tag="reference")
+    app.state.entry_collections["structures"].insert(documents)
+    return app
+
+
+def export_documents(client: Any, base: str) -> list[dict[str, Any]]:
+    """Every structure as atlas2d serves it, turned into a reference-server (Mongo) document."""
+    documents = []
+    url = f"{base}/v1/structures?page_limit=500"
+    while url:
+        body = client.get(url).json()
+        for item in body["data"]:
+            doc = {"id": item["id"]}
+            for name, value in item["attributes"].items():
+                if value is None:
+                    continue
+                doc[name.removeprefix("_atlas2d_")] = value
+            documents.append(doc)
+        url = body["links"]["next"]
+    return documents
+
+
+def time_filter(client: Any, base: str, filter_text: str, repeats: int) -> tuple[float, int]:
+    """Median wall time (ms) of ``repeats`` first-page requests, and the hits' count."""
+    times = []
+    returned = -1
+    for _ in range(repeats):
+        start = time.perf_counter()
+        response = client.get(f"{base}/v1/structures", params={"filter": filter_text})
+        times.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{filter_text!r} -> {response.status_code}: {response.text[:300]}")
+        returned = response.json()["meta"]["data_returned"]
+    return statistics.median(times), returned
+
+
+def serve_reference(documents_path: Path, port: int) -> None:
+    """``--serve-reference``: run the reference server on ``documents_path`` until killed."""
+    import uvicorn
+
+    documents = json.loads(documents_path.read_text())
+    app = reference_app(documents, documents_path.parent / "reference-logs")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 structures, 2 repeats (for CI)")
+    parser.add_argument("--structures", type=int, default=None, help="structures to load (default 5000)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed requests per filter and server (default 5)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
+    parser.add_argument("--serve-reference", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    if args.serve_reference:
+        serve_reference(args.serve_reference, args.port)
+        return
+    n = args.structures or (500 if args.quick else 5000)
+    repeats = args.repeats or (2 if args.quick else 5)
+
+    import httpx
+
+    from tests.optimade.support import atlas2d_server, running
+
+    with tempfile.TemporaryDirectory(prefix="atlas2d-optimade-bench-") as tmp, httpx.Client(timeout=300) as client:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        url = load_atlas2d(n, workdir)
+        print(f"loaded {n} structures into atlas2d in {time.perf_counter() - started:.0f} s", flush=True)
+        with atlas2d_server(url) as ours:
+            documents = export_documents(client, ours)
+            (workdir / "documents.json").write_text(json.dumps(documents))
+            started = time.perf_counter()
+            with running(
+                [sys.executable, __file__, "--serve-reference", str(workdir / "documents.json"), "--port", "{port}"], "/v1/info"
+            ) as reference:
+                print(f"started the reference server with {len(documents)} documents in {time.perf_counter() - started:.0f} s", flush=True)
+                rows = run_filters(client, ours, reference, documents, repeats)
+    report(rows, n, repeats, args.json)
+
+
+def run_filters(client: Any, ours: str, reference: str, documents: list[dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
+    """Time every filter on both servers, after checking that they agree on the hits."""
+    filters = [f'id = "{documents[len(documents) // 2]["id"]}"' if f == "ID_PLACEHOLDER" else f for f in FILTERS]
+    rows = []
+    for f in filters:
+        for base in (ours, reference):
+            client.get(f"{base}/v1/structures", params={"filter": f})
+        atlas_ms, atlas_n = time_filter(client, ours, f, repeats)
+        ref_ms, ref_n = time_filter(client, reference, f, repeats)
+        if atlas_n != ref_n:
+            raise SystemExit(f"servers disagree on {f!r}: atlas2d {atlas_n}, reference {ref_n}")
+        rows.append({"filter": f, "hits": atlas_n, "atlas2d_ms": atlas_ms, "reference_ms": ref_ms, "speedup": ref_ms / atlas_ms})
+        print(f"  {f[:60]:60} {atlas_n:6d} hits  atlas2d {atlas_ms:8.1f} ms  reference {ref_ms:9.1f} ms  x{ref_ms / atlas_ms:6.1f}", flush=True)
+    return rows
+
+
+def report(rows: list[dict[str, Any]], n: int, repeats: int, json_path: Path | None) -> None:
+    """Print the table and the summary; write the JSON when asked."""
+    atlas_p50 = statistics.median(r["atlas2d_ms"] for r in rows)
+    ref_p50 = statistics.median(r["reference_ms"] for r in rows)
+    summary = {
+        "structures": n,
+        "filters": len(rows),
+        "repeats": repeats,
+        "atlas2d_p50_ms": round(atlas_p50, 2),
+        "reference_p50_ms": round(ref_p50, 2),
+        "speedup_vs_reference_at_median": round(ref_p50 / atlas_p50, 2),
+        "speedup_vs_reference_min": round(min(r["speedup"] for r in rows), 2),
+        "median_of_per_filter_speedups": round(statistics.median(r["speedup"] for r in rows), 2),
+        "per_filter": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+    }
+    print()
+    print(f"{'filter':60} {'hits':>6} {'atlas2d ms':>11} {'reference ms':>13} {'ratio':>7}")
+    for r in rows:
+        print(f"{r['filter'][:60]:60} {r['hits']:6d} {r['atlas2d_ms']:11.1f} {r['reference_ms']:13.1f} {r['speedup']:7.1f}")
+    print(
+        f"\n{n} structures, {len(rows)} filters, median of {repeats}: atlas2d p50 {atlas_p50:.1f} ms, "
+        f"reference (mongomock) p50 {ref_p50:.1f} ms, speedup at the median x{ref_p50 / atlas_p50:.1f} "
+        f"(per-filter speedups: median x{summary['median_of_per_filter_speedups']}, min x{summary['speedup_vs_reference_min']})"
+    )
+    if json_path:
+        json_path.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

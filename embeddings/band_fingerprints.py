@@ -1,0 +1,71 @@
+"""Compute and store the fingerprints of stored band structures that lack an up-to-date one.
+
+A fingerprint is up to date when its ``fingerprint_model`` is the identifier of the model in
+use (name plus the weights' SHA-256). The band data themselves are immutable per
+``data_sha256``: the band writer clears the fingerprint when it replaces the data, so a
+missing vector or another model's identifier is all this step has to look for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from embeddings.bands import FingerprintModel, rasterise
+from ingest.band_records import segments_from_json
+from schema.models import BandStructure
+
+
+def stale_filter(identifier: str):  # noqa: ANN201 - a SQLAlchemy boolean clause
+    """Rows whose fingerprint is missing or was made by another model."""
+    return or_(BandStructure.fingerprint.is_(None), BandStructure.fingerprint_model.is_distinct_from(identifier))
+
+
+def count_stale(session: Session, identifier: str) -> tuple[int, int]:
+    """(band structures needing a fingerprint, band structures in total)."""
+    stale = session.execute(select(func.count()).select_from(BandStructure).where(stale_filter(identifier))).scalar_one()
+    total = session.execute(select(func.count()).select_from(BandStructure)).scalar_one()
+    return stale, total
+
+
+def fill_fingerprints(
+    session: Session,
+    model: FingerprintModel,
+    batch_size: int = 256,
+    advance: Callable[[int], None] | None = None,
+) -> int:
+    """Fingerprint every stale band structure, committing per batch; return how many were written.
+
+    Batches commit on their own, so an interrupted run keeps its work and the next run
+    continues where it stopped.
+    """
+    written = 0
+    while True:
+        rows = session.execute(
+            select(BandStructure.id, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level)
+            .where(stale_filter(model.identifier))
+            .order_by(BandStructure.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return written
+        pictures = [rasterise(segments_from_json(r.kpath, r.energies), _fermi(r.fermi_level)) for r in rows]
+        vectors = model.encode(pictures, batch_size=batch_size)
+        session.execute(
+            update(BandStructure),
+            [
+                {"id": r.id, "fingerprint": v, "fingerprint_model": model.identifier}
+                for r, v in zip(rows, vectors, strict=True)
+            ],
+        )
+        session.commit()
+        written += len(rows)
+        if advance:
+            advance(len(rows))
+
+
+def _fermi(value: float | None) -> float:
+    """A band structure stored without a Fermi level is drawn about 0 eV, its own zero."""
+    return 0.0 if value is None else float(value)

@@ -1,0 +1,229 @@
+"""Band-structure fingerprints: a fixed-grid picture of the bands and a convolutional autoencoder.
+
+Following elf (Pentz et al.), the bands within ±4 eV of a reference energy are drawn as an
+image and a small convolutional autoencoder compresses it into a short vector whose
+neighbours share electronic features (flat bands, Dirac cones, gaps).
+
+What makes equal band structures give equal fingerprints is built in, not learned:
+
+- energy reference: mid-gap for an insulator (any Fermi level inside the gap gives the
+  same picture), the Fermi level for a metal; so a constant shift of all energies and of
+  E_F changes nothing;
+- k-point density and path length: every high-symmetry segment is resampled onto
+  ``SEGMENT_WIDTH`` columns by its own k-distance, so only the shape along it counts;
+- segment order and direction: each segment is encoded on its own, as the average of the
+  encodings of it and its mirror image, and the fingerprint pools the segments (mean and
+  max), so Γ-M-K-Γ and Γ-K-M-Γ give the same vector.
+
+The same code runs on CPU and CUDA (``device="auto"``), in batches, with float16 autocast
+on CUDA only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ingest.band_records import Segment
+
+ENERGY_WINDOW = 4.0
+"""eV either side of the reference energy that the picture covers."""
+
+ENERGY_PIXELS = 64
+"""Rows of the picture (0.125 eV per row)."""
+
+SEGMENT_WIDTH = 32
+"""Columns every high-symmetry segment is resampled to."""
+
+SUPERSAMPLE = 4
+"""Sub-columns per column, so steep bands draw as continuous lines."""
+
+LINE_SIGMA = 1.0
+"""Gaussian half-width of a drawn band, in rows."""
+
+GAP_THRESHOLD = 0.05
+"""eV. A smaller separation between the last filled and first empty state is a metal."""
+
+LATENT = 32
+"""Length of one segment's code; the fingerprint is its mean and max over segments."""
+
+FINGERPRINT_LENGTH = 2 * LATENT
+
+FAMILY_CLASSES = 6
+"""Lattice families of the generated training models (``embeddings.tight_binding.FAMILIES``)."""
+
+MODEL_NAME = "bands-cae-v1"
+
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "bands_cae.pt"
+"""The shipped trained weights (how they were made: ``weights/bands_cae.json``)."""
+
+
+def band_edges(segments: Sequence[Segment], fermi_level: float) -> tuple[float, float] | None:
+    """(VBM, CBM) when no band crosses E_F and states lie on both sides, else None (a metal)."""
+    energies = np.concatenate([s.energies.reshape(-1) for s in segments])
+    below, above = energies[energies <= fermi_level], energies[energies > fermi_level]
+    crossing = any(
+        (band.min() <= fermi_level < band.max())
+        for s in segments
+        for band in s.energies.reshape(-1, s.energies.shape[-1])
+    )
+    if crossing or below.size == 0 or above.size == 0:
+        return None
+    return float(below.max()), float(above.min())
+
+
+def band_gap(segments: Sequence[Segment], fermi_level: float) -> float:
+    """The gap along the path in eV (0 for a metal or a gap below ``GAP_THRESHOLD``)."""
+    edges = band_edges(segments, fermi_level)
+    gap = 0.0 if edges is None else edges[1] - edges[0]
+    return gap if gap > GAP_THRESHOLD else 0.0
+
+
+def reference_energy(segments: Sequence[Segment], fermi_level: float) -> float:
+    """Mid-gap if no band crosses E_F and the gap exceeds ``GAP_THRESHOLD``, else E_F."""
+    edges = band_edges(segments, fermi_level)
+    if edges is None or edges[1] - edges[0] <= GAP_THRESHOLD:
+        return float(fermi_level)
+    return (edges[0] + edges[1]) / 2
+
+
+def rasterise(segments: Sequence[Segment], fermi_level: float) -> np.ndarray:
+    """The picture of a band structure: (segments, ``ENERGY_PIXELS``, ``SEGMENT_WIDTH``) in [0, 1].
+
+    Row 0 is the bottom of the window. Spin channels are drawn into the same picture.
+    """
+    reference = reference_energy(segments, fermi_level)
+    rows = np.linspace(-ENERGY_WINDOW, ENERGY_WINDOW, ENERGY_PIXELS)
+    step = rows[1] - rows[0]
+    pictures = np.empty((len(segments), ENERGY_PIXELS, SEGMENT_WIDTH), dtype=np.float32)
+    for n, segment in enumerate(segments):
+        d = segment.distances
+        u = np.linspace(d[0], d[-1], SEGMENT_WIDTH * SUPERSAMPLE)
+        flat = segment.energies.reshape(-1, d.size) - reference
+        inside = (flat.max(axis=1) > -ENERGY_WINDOW - 4 * step) & (flat.min(axis=1) < ENERGY_WINDOW + 4 * step)
+        picture = np.zeros((ENERGY_PIXELS, u.size))
+        for band in flat[inside]:
+            e = np.interp(u, d, band)
+            picture += np.exp(-0.5 * ((rows[:, None] - e[None, :]) / (LINE_SIGMA * step)) ** 2)
+        picture = np.minimum(picture, 1.0)
+        pictures[n] = picture.reshape(ENERGY_PIXELS, SEGMENT_WIDTH, SUPERSAMPLE).mean(axis=2)
+    return pictures
+
+
+class SegmentEncoder(nn.Module):
+    """(1, 64, 32) picture of one segment -> ``LATENT`` numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.GELU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.GELU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.GELU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 8 * 4, LATENT),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SegmentDecoder(nn.Module):
+    """``LATENT`` numbers -> (1, 64, 32) picture, the mirror of the encoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expand = nn.Linear(LATENT, 64 * 8 * 4)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 2, stride=2), nn.GELU(),
+            nn.ConvTranspose2d(32, 16, 2, stride=2), nn.GELU(),
+            nn.ConvTranspose2d(16, 1, 2, stride=2),
+        )  # fmt: skip
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.expand(z).view(-1, 64, 8, 4))
+
+
+class BandAutoencoder(nn.Module):
+    """Segment autoencoder with a direction-symmetric code, and two small heads on fingerprints.
+
+    The heads (flat band: yes/no; lattice family of a generated model) are trained together
+    with the autoencoder on the generated band structures, whose labels are known; they
+    pull fingerprints of the same electronic kind together, which pure reconstruction does
+    only weakly. Stored band structures, unlabelled, add reconstruction only.
+    """
+
+    def __init__(self, families: int = FAMILY_CLASSES) -> None:
+        super().__init__()
+        self.encoder = SegmentEncoder()
+        self.decoder = SegmentDecoder()
+        self.flat_head = nn.Linear(FINGERPRINT_LENGTH, 1)
+        self.family_head = nn.Linear(FINGERPRINT_LENGTH, families)
+
+    def encode_segments(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes of segment pictures (N, 1, H, W), equal for a segment and its reverse."""
+        return (self.encoder(x) + self.encoder(torch.flip(x, dims=[3]))) / 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction logits of the direction-symmetrised pictures."""
+        return self.decoder(self.encode_segments(x))
+
+
+def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
+    """Fingerprints (count, 2·LATENT): mean and max of each band structure's segment codes."""
+    index = owner[:, None].expand(-1, codes.shape[1])
+    total = torch.zeros(count, codes.shape[1], dtype=codes.dtype, device=codes.device).scatter_add_(0, index, codes)
+    n = torch.bincount(owner, minlength=count).clamp(min=1).to(codes.dtype)[:, None]
+    peak = torch.full((count, codes.shape[1]), -torch.inf, dtype=codes.dtype, device=codes.device)
+    peak = peak.scatter_reduce(0, index, codes, reduce="amax")
+    return torch.cat([total / n, peak], dim=1)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class FingerprintModel:
+    """A trained autoencoder on a device, with the identifier stored beside its fingerprints."""
+
+    net: BandAutoencoder
+    device: torch.device
+    identifier: str
+
+    @torch.no_grad()
+    def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures."""
+        out = np.empty((len(pictures), FINGERPRINT_LENGTH), dtype=np.float32)
+        for lo in range(0, len(pictures), batch_size):
+            batch = pictures[lo : lo + batch_size]
+            x = torch.from_numpy(np.concatenate(batch)).unsqueeze(1).to(self.device)
+            owner = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([p.shape[0] for p in batch]))
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+                codes = self.net.encode_segments(x)
+            out[lo : lo + len(batch)] = pool(codes.float(), owner.to(self.device), len(batch)).cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def flat_band_probability(self, fingerprints: np.ndarray) -> np.ndarray:
+        """Probability of a flat band near the reference energy, from the fingerprint alone."""
+        logits = self.net.flat_head(torch.from_numpy(fingerprints).to(self.device))
+        return torch.sigmoid(logits).squeeze(1).cpu().numpy()
+
+
+def load_model(path: Path = WEIGHTS, device: str = "auto") -> FingerprintModel:
+    """Load trained weights; the identifier names the model and the weights' SHA-256."""
+    data = path.read_bytes()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = BandAutoencoder()
+    net.load_state_dict(state["model"])
+    target = resolve_device(device)
+    net.to(target).eval()
+    return FingerprintModel(net=net, device=target, identifier=f"{MODEL_NAME}:{hashlib.sha256(data).hexdigest()[:12]}")

@@ -1,0 +1,34 @@
+"""Training is reproducible from its seed, and saved weights load with the identifier they record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from embeddings.band_training import TrainingSettings, save, train
+from embeddings.bands import load_model
+
+TINY = TrainingSettings(seed=3, n_per_family=2, epochs=1, batch_size=4)
+
+
+def _weights(settings: TrainingSettings) -> dict[str, torch.Tensor]:
+    model, _ = train(settings, device="cpu")
+    return model.net.state_dict()
+
+
+def test_same_seed_same_weights_other_seed_other_weights() -> None:
+    first, second = _weights(TINY), _weights(TINY)
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    other = _weights(TrainingSettings(seed=4, n_per_family=2, epochs=1, batch_size=4))
+    assert not all(torch.equal(first[name], other[name]) for name in first)
+
+
+def test_saved_weights_load_with_the_recorded_identifier(tmp_path: Path) -> None:
+    model, record = train(TINY, device="cpu")
+    identifier = save(model, record, tmp_path / "w.pt")
+    written = json.loads((tmp_path / "w.json").read_text())
+    assert written["identifier"] == identifier == load_model(tmp_path / "w.pt", "cpu").identifier
+    assert written["settings"]["seed"] == 3
+    assert written["data"]["generated_band_structures"] == 12
