@@ -6,11 +6,8 @@ quadratic and slow, so dedup works in three cheap steps:
 
 1. every structure gets its invariants once (``embeddings.invariants``; the AMD in the
    pgvector column ``structure.amd``, the PDD in ``structure.pdd``);
-2. candidate pairs are the nearest neighbours of each AMD in PostgreSQL, among
-   structures of the same reduced formula (the composition rule; the B-tree index on the
-   formula narrows the scan). Distances are taken as ``halfvec`` because the bundled
-   pgvector crashes on ``vector`` distances of 100 dimensions and on its vector indexes
-   on CPUs without AVX-512 (see migration 0003);
+2. candidate pairs are the nearest neighbours of each AMD in PostgreSQL (pgvector
+   ``<->``), among structures of the same reduced formula (the composition rule);
 3. a candidate is confirmed when the Earth Mover's distance between the two PDDs is at
    most the tolerance; confirmed pairs are joined by union-find into clusters.
 
@@ -28,12 +25,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pgvector.sqlalchemy import HALFVEC
-from sqlalchemy import ColumnElement, Float, cast, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from embeddings.invariants import INVARIANTS_VERSION, PDD, Motif, invariants_of_motifs, pdd_distance
-from schema.models import AMD_K, ClusterOverride, Entry, Material, MergeEvidence, Source, Structure
+from schema.models import ClusterOverride, Entry, Material, MergeEvidence, Source, Structure
 
 DEFAULT_TOLERANCE = 0.2
 """Å. PDD EMD at or below which two structures of one formula are the same material.
@@ -211,18 +207,19 @@ def count_missing_invariants(session: Session) -> int:
 
 def candidate_pairs(session: Session, neighbours: int = CANDIDATE_NEIGHBOURS) -> list[tuple[int, int, float]]:
     """(a, b, AMD L2 distance) with a < b: each structure's nearest AMDs of the same formula."""
+    _search_width(session, neighbours)
     rows = session.execute(
         text(
             """
             SELECT s.entry_id, n.entry_id, n.distance
             FROM structure s
             CROSS JOIN LATERAL (
-                SELECT t.entry_id, t.amd::halfvec(100) <-> s.amd::halfvec(100) AS distance
+                SELECT t.entry_id, t.amd <-> s.amd AS distance
                 FROM structure t
                 WHERE t.entry_id <> s.entry_id
                   AND t.chemical_formula_reduced = s.chemical_formula_reduced
                   AND t.amd IS NOT NULL
-                ORDER BY t.amd::halfvec(100) <-> s.amd::halfvec(100)
+                ORDER BY t.amd <-> s.amd
                 LIMIT :k
             ) n
             WHERE s.amd IS NOT NULL
@@ -471,8 +468,8 @@ def report(session: Session, include_same_source: bool = False) -> list[ReportRo
 def similar_by_structure(session: Session, ref: int, k: int = 10, by_material: bool = False) -> list[Neighbour]:
     """The ``k`` materials nearest to an entry (or to a material, with ``by_material``) by AMD.
 
-    The query is plain pgvector SQL, ``ORDER BY amd::halfvec(100) <-> :query``; the
-    nearest entry of each other material stands for it. Another search (band-structure
+    The query is plain pgvector SQL, ``ORDER BY amd <-> :query``, which the HNSW index on
+    ``structure.amd`` serves; the nearest entry of each other material stands for it. Another search (band-structure
     fingerprints) can sit beside this one with the same signature and result type.
     """
     if k < 1:
@@ -489,6 +486,7 @@ def similar_by_structure(session: Session, ref: int, k: int = 10, by_material: b
     if vector is None:
         raise LookupError(f"entry {ref} has no invariants yet: run 'atlas2d dedup' first")
     limit = 4 * k
+    _search_width(session, limit)
     while True:
         rows = session.execute(
             select(
@@ -516,6 +514,16 @@ def similar_by_structure(session: Session, ref: int, k: int = 10, by_material: b
 
 
 def amd_distance(vector: Sequence[float]) -> ColumnElement[float]:
-    """SQL for the Euclidean distance (Å) of ``structure.amd`` to ``vector``: ``amd <-> vector`` in halfvec."""
-    query = cast(list(map(float, vector)), HALFVEC(AMD_K))
-    return cast(Structure.amd, HALFVEC(AMD_K)).op("<->", return_type=Float)(query)
+    """SQL for the Euclidean distance (Å) of ``structure.amd`` to ``vector``: ``amd <-> vector``."""
+    return Structure.amd.l2_distance(list(map(float, vector)))
+
+
+def _search_width(session: Session, width: int) -> None:
+    """Make the HNSW scans of this transaction return ``width`` rows that pass the filters.
+
+    Without iterative scans an HNSW index returns its ``ef_search`` nearest rows and only
+    then applies the WHERE clause (same formula, other material), which can leave fewer
+    than ``width`` rows; ``strict_order`` keeps scanning, in distance order.
+    """
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, 2 * width))}"))
+    session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))

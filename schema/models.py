@@ -134,6 +134,11 @@ class Structure(Base):
     """
 
     __tablename__ = "structure"
+    __table_args__ = (
+        Index(
+            "ix_structure_amd_hnsw", "amd", postgresql_using="hnsw", postgresql_ops={"amd": "vector_l2_ops"}
+        ),
+    )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
     lattice_vectors: Mapped[list[list[float]]] = mapped_column(ARRAY(Float, dimensions=2))
@@ -152,7 +157,6 @@ class Structure(Base):
     vacuum: Mapped[float] = mapped_column(Float)
     area: Mapped[float] = mapped_column(Float)
     amd: Mapped[list[float] | None] = mapped_column(Vector(AMD_K))
-    """No vector index: migration 0003 dropped the HNSW index the bundled pgvector crashes on."""
     pdd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     invariants_version: Mapped[str | None] = mapped_column(Text)
 

@@ -33,7 +33,7 @@ def similar(
 
     --by structure: Euclidean distance between AMD vectors (Å), the isometry invariant that
     'atlas2d dedup' stores; the same search in SQL is
-    SELECT entry_id FROM structure ORDER BY amd::halfvec(100) <-> (SELECT amd::halfvec(100) FROM structure WHERE entry_id = ID) LIMIT 10 (halfvec: the bundled pgvector crashes on 100-dimensional vector distances without AVX-512).
+    SELECT entry_id FROM structure ORDER BY amd <-> (SELECT amd FROM structure WHERE entry_id = ID) LIMIT 10.
     """
     if by not in SEARCHES:
         fail(f"unknown --by {by!r}: use {', '.join(SEARCHES)}")
