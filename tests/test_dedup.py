@@ -195,3 +195,15 @@ def test_cli_bad_inputs_fail_in_one_line(cli_env: str, atlas2d, args: tuple[str,
 def test_report_needs_a_migrated_store(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Source)) == 0
     assert dedup.report(session) == []
+
+
+def test_demo_step_deduplicates_and_lists_cross_source_duplicates(
+    session: Session, cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _seed(session)
+    name = poscar_structures(6, 24)[0][0]
+    dedup_command.deduplicate_and_report()
+    out = capsys.readouterr().out
+    assert "materials across sources" in out and "Duplicates across sources" in out
+    session.expire_all()
+    assert _material(session, ids[name]) == _material(session, ids[f"copy-of-{name}"])

@@ -96,6 +96,13 @@ def override(
     console.print(f"recorded: {action} entries {entry_a} and {entry_b}; run 'atlas2d dedup' to apply")
 
 
+def deduplicate_and_report() -> None:
+    """Deduplicate with the default settings and list the cross-source duplicates (the demo's step)."""
+    with _session() as session:
+        _run(session, DEFAULT_TOLERANCE, 10, "auto")
+        _report(session, False, None)
+
+
 def _session() -> Session:
     try:
         return Session(make_engine())
