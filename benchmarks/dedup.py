@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from embeddings.dedup import DEFAULT_TOLERANCE, compute_missing_invariants, run_dedup
 from embeddings.invariants import invariants, resolve_device
-from schema.database import make_engine, start_embedded
+from schema.database import _embedded_server, make_engine, start_embedded
 from schema.migrate import upgrade
 from schema.models import Entry
 from tests.dedup_labelled import noisy, permuted, rotated, supercell
@@ -68,7 +68,8 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[
     """Seconds computing the invariants and seconds of the rest of ``run_dedup`` on a fresh
     store holding ``items`` (torch already imported), and each key's material."""
     with tempfile.TemporaryDirectory(prefix="atlas2d-bench-") as folder:
-        url = start_embedded(Path(folder) / "pgdata", database="bench")
+        pgdata = Path(folder) / "pgdata"
+        url = start_embedded(pgdata, database="bench")
         engine = make_engine(url)
         upgrade(engine)
         with Session(engine) as session:
@@ -82,6 +83,7 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[
             clustered = time.perf_counter()
             material = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
         engine.dispose()
+        _embedded_server(pgdata.resolve()).stop()
     return computed - began, clustered - computed, material
 
 
