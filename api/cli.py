@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from api.commands import demo, export, federate, fingerprint, graph, ingest, serve, store
+from api.commands import dedup, demo, export, federate, fingerprint, graph, ingest, serve, similar, store
 
 app = typer.Typer(
     name="atlas2d",
@@ -51,6 +51,8 @@ app.command()(serve.serve)
 app.command()(federate.federate)
 app.add_typer(fingerprint.app, name="fingerprint")
 app.command("similar-bands")(fingerprint.similar_bands)
+app.add_typer(dedup.app)
+app.command()(similar.similar)
 app.add_typer(graph.app, name="graph")
 app.command()(export.export)
 

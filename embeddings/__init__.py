@@ -1,0 +1,1 @@
+"""Embeddings of the store's records: isometry invariants of structures (dedup, similarity)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.commands import fingerprint, graph, store
+from api.commands import dedup, fingerprint, graph, store
 from api.commands.ingest import print_summaries, run_ingest
 from ingest.samples import bundled
 
@@ -15,12 +15,14 @@ def demo() -> None:
 
     Creates the store, ingests every bundled sample (C2DB, MC2D, the constructed
     2DMatPedia-layout file, experimental values), stores generated tight-binding band
-    structures and fingerprints them, builds the knowledge graph and checks it against the
-    SHACL shapes, then shows what is in the store.
+    structures and fingerprints them, merges duplicate entries into materials and lists
+    those that span sources, builds the knowledge graph and checks it against the SHACL
+    shapes, then shows what is in the store.
     """
     store.init()
     print_summaries([run_ingest(source, files) for source, files in bundled()])
     fingerprint.generate(per_family=GENERATED_PER_FAMILY, seed=11)
     fingerprint.fill_missing()
+    dedup.deduplicate_and_report()
     graph.build(out=None, fmt="turtle", validate=True)
     store.status()

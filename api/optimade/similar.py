@@ -36,7 +36,22 @@ def _by_bands(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
     ]
 
 
-SEARCHES: dict[str, Callable[[Session, int, int], list[dict[str, Any]]]] = {"bands": _by_bands}
+def _by_structure(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
+    from embeddings.dedup import similar_by_structure
+
+    return [
+        {
+            "id": f"{n.source}/{n.source_key}",
+            "entry_id": n.entry_id,
+            "material_id": n.material_id,
+            "formula": n.formula,
+            "distance": n.distance,
+        }
+        for n in similar_by_structure(session, entry_id, k)
+    ]
+
+
+SEARCHES: dict[str, Callable[[Session, int, int], list[dict[str, Any]]]] = {"bands": _by_bands, "structures": _by_structure}
 """``by`` -> search(session, entry id, k) returning JSON-ready neighbours."""
 
 

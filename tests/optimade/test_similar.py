@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from embeddings.band_fingerprints import fill_fingerprints
 from embeddings.band_search import similar_by_bands
 from embeddings.bands import load_model
+from embeddings.dedup import run_dedup, similar_by_structure
 from embeddings.tight_binding import GENERATED_SOURCE, generate
 from ingest.band_store import write_band_records
 from schema.database import make_engine
 from schema.models import Entry
 from tests.optimade.support import atlas2d_server, fresh_database
+from tests.sample_data import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,8 @@ def band_server(template_url: str) -> Iterator[tuple[str, str]]:
             write_band_records(session, GENERATED_SOURCE, [m.record for m in generate(3, seed=5)], source_file="test")
             session.commit()
             fill_fingerprints(session, load_model(device="cpu"))
+            seed_store(session, [structure_record(key, s) for key, s in poscar_structures(12)])
+            run_dedup(session, device="cpu")
         engine.dispose()
         with atlas2d_server(url) as base:
             yield base, url
@@ -48,6 +52,35 @@ def test_band_neighbours_match_the_store_search(band_server: tuple[str, str]) ->
     assert [n["id"] for n in body["data"]] == [f"{n.source}/{n.source_key}" for n in expected]
     assert [n["distance"] for n in body["data"]] == pytest.approx([n.distance for n in expected])
     assert query not in {n["id"] for n in body["data"]}
+
+
+def test_structure_neighbours_match_the_store_search(band_server: tuple[str, str]) -> None:
+    base, url = band_server
+    key = poscar_structures(12)[0][0]
+    response = httpx.get(f"{base}/v1/extensions/similar", params={"id": f"{POSCAR_SOURCE.name}/{key}", "by": "structures", "k": 4})
+    assert response.status_code == 200, response.text
+    engine = make_engine(url)
+    with Session(engine) as session:
+        entry_id = session.execute(select(Entry.id).where(Entry.source_key == key)).scalar_one()
+        expected = similar_by_structure(session, entry_id, 4)
+    engine.dispose()
+    assert [n["entry_id"] for n in response.json()["data"]] == [n.entry_id for n in expected]
+    assert len(expected) == 4
+
+
+def test_cli_similar_by_bands_lists_the_same_neighbours(band_server: tuple[str, str], atlas2d) -> None:  # noqa: ANN001
+    _, url = band_server
+    engine = make_engine(url)
+    with Session(engine) as session:
+        entry_id = session.execute(select(Entry.id).where(Entry.source_key == "kagome-s5-00001")).scalar_one()
+        expected = similar_by_bands(session, entry_id, 3)
+    engine.dispose()
+    done = atlas2d("similar", str(entry_id), "--by", "bands", "--k", "3", ATLAS2D_DATABASE_URL=url, COLUMNS="200")
+    assert done.returncode == 0, done.stderr
+    listed = [line.split("│")[4].strip() for line in done.stdout.splitlines() if "tight-binding-generated" in line]
+    assert listed == [n.source_key for n in expected]
+    wrong = atlas2d("similar", str(entry_id), "--by", "smell", ATLAS2D_DATABASE_URL=url)
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: unknown --by 'smell'")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,412 @@
+"""Isometry invariants of 2D-periodic atom sets: AMD and PDD, periodic only in-plane.
+
+Widdowson & Kurlin (NeurIPS 2022, arXiv 2108.04798) describe a periodic crystal by the
+sorted distances from each atom to its k nearest neighbours in the infinite periodic set:
+the Pointwise Distance Distribution (PDD, one row per atom, equal rows collapsed with their
+weights) and its weighted mean, the Average Minimum Distance (AMD). Both are independent
+of the cell and supercell, the order of atoms, rotations, reflections and translations.
+
+A monolayer is periodic along its two in-plane lattice vectors only, so here the periodic
+set is the motif translated by ``u·a + v·b`` (u, v integers) and never along the third
+vector: the vacuum thickness cannot change the result, unlike a 3D invariant of the slab
+model. The AMD (species-blind, k = 100) is what pgvector indexes for nearest-neighbour
+candidates; the PDD that confirms a duplicate is species-resolved (per centre atom, the
+nearest distances to each element), so that two arrangements of the same elements on the
+same geometry stay apart.
+
+The neighbour search is batched in torch: structures are grouped by size, padded, and
+their distance matrices are computed and partially sorted together, on CUDA when present
+(``device="auto"``) and on the CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pymatgen.core import Structure
+
+from ingest.harmonize import to_2d_convention
+from schema.models import AMD_K
+
+if TYPE_CHECKING:
+    import torch
+
+K_PER_ELEMENT = 16
+"""Neighbours of each element listed in a PDD row (the species-resolved part used by dedup)."""
+
+INVARIANTS_VERSION = f"2d-pdd-v2-k{AMD_K}-e{K_PER_ELEMENT}"
+"""Written to ``structure.invariants_version``; a structure with another value is recomputed."""
+
+COLLAPSE_TOLERANCE = 1e-4
+"""Å. PDD rows of the same species closer than this (Chebyshev) merge into one weighted row."""
+
+SPECIES_MISMATCH_COST = 100.0
+"""Å. EMD ground cost between rows whose centre atoms differ in species (effectively forbidden)."""
+
+ASSIGNMENT_LIMIT = 720
+"""Largest lcm of two cells' atom counts solved as an assignment problem (else a linear program)."""
+
+BATCH_ELEMENTS = 2**24
+"""Distance-matrix entries computed at once (16 M doubles = 128 MiB); bounds the memory."""
+
+
+@dataclass(frozen=True)
+class PDD:
+    """Species-resolved Pointwise Distance Distribution: weighted rows of sorted distances (Å).
+
+    A row belongs to one atom (its species in ``species``) and concatenates, for each
+    element of ``elements`` in turn, the sorted distances to the ``k`` nearest atoms of
+    that element. Plain PDDs ignore which element a neighbour is, so exchanging two
+    sites of different elements whose surroundings have the same shape (Ag and Br in a
+    honeycomb AgBr) would leave them unchanged; the per-element blocks see it.
+    """
+
+    counts: np.ndarray
+    rows: np.ndarray
+    species: tuple[str, ...]
+    elements: tuple[str, ...]
+    k: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Each row's share of the atoms (sums to 1)."""
+        return self.counts / self.counts.sum()
+
+    def to_json(self, decimals: int = 5) -> dict[str, Any]:
+        """A JSON-able form for ``structure.pdd`` (rounded to 10 fm, far below any tolerance)."""
+        return {
+            "k": self.k,
+            "elements": list(self.elements),
+            "counts": self.counts.astype(int).tolist(),
+            "species": list(self.species),
+            "rows": np.round(self.rows, decimals).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> PDD:
+        """Inverse of ``to_json``."""
+        if isinstance(data, str):
+            data = json.loads(data)
+        width = int(data["k"]) * len(data["elements"])
+        return cls(
+            counts=np.asarray(data["counts"], dtype=int),
+            rows=np.asarray(data["rows"], dtype=float).reshape(len(data["counts"]), width),
+            species=tuple(data["species"]),
+            elements=tuple(data["elements"]),
+            k=int(data["k"]),
+        )
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """What atlas2d stores per structure: the AMD (for kNN in pgvector) and the PDD (for EMD)."""
+
+    amd: np.ndarray
+    pdd: PDD
+
+
+@dataclass(frozen=True)
+class Motif:
+    """A layer reduced to what the invariants need: in-plane lattice, positions, species."""
+
+    lattice: np.ndarray
+    positions: np.ndarray
+    species: tuple[str, ...]
+
+    @classmethod
+    def from_structure(cls, structure: Structure) -> Motif:
+        """Harmonize ``structure`` (vacuum along its third vector) and Gauss-reduce its plane cell.
+
+        A reduced cell keeps the motif compact, so fewer translations cover the neighbours.
+        """
+        layer = to_2d_convention(structure)
+        return cls.from_arrays(layer.lattice[:2], layer.positions, layer.species)
+
+    @classmethod
+    def from_arrays(cls, lattice: np.ndarray, positions: np.ndarray, species: Sequence[str]) -> Motif:
+        """From a stored ``structure`` row (already in the atlas2d 2D convention)."""
+        a, b = _gauss_reduce(np.asarray(lattice, dtype=float)[:2, :2])
+        plane = np.array([[a[0], a[1], 0.0], [b[0], b[1], 0.0]])
+        cart = np.asarray(positions, dtype=float).reshape(-1, 3).copy()
+        frac = np.linalg.solve(plane[:, :2].T, cart[:, :2].T).T
+        frac -= np.floor(frac)
+        cart[:, :2] = frac @ plane[:, :2]
+        return cls(lattice=plane, positions=cart, species=tuple(species))
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when a GPU is present, else the CPU.
+
+    torch is imported here, not at module level, so that commands that only read stored
+    invariants (explain, report, similar) start in a fraction of the time.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def invariants(
+    structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto"
+) -> list[Invariants]:
+    """AMD and PDD of each structure, computed in batches."""
+    return invariants_of_motifs([Motif.from_structure(s) for s in structures], k, device=device)
+
+
+def amd(structures: Sequence[Structure], k: int = AMD_K, device: str | torch.device = "auto") -> np.ndarray:
+    """AMD vectors (n × k, Å): the mean over atoms of the sorted distances to the k nearest atoms."""
+    if not structures:
+        return np.zeros((0, k))
+    return np.stack([inv.amd for inv in invariants(structures, k, device)])
+
+
+def pdd(structure: Structure, device: str | torch.device = "auto") -> PDD:
+    """The species-resolved PDD of one structure."""
+    return invariants([structure], device=device)[0].pdd
+
+
+def invariants_of_motifs(
+    motifs: Sequence[Motif],
+    k: int = AMD_K,
+    k_element: int = K_PER_ELEMENT,
+    device: str | torch.device = "auto",
+) -> list[Invariants]:
+    """Invariants of already harmonized motifs (what ``embeddings.dedup`` reads from the store)."""
+    if k < 1 or k_element < 1:
+        raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
+    found = neighbour_distances(motifs, k, k_element, device)
+    result = []
+    for motif, (nearest, resolved) in zip(motifs, found, strict=True):
+        elements = tuple(sorted(set(motif.species)))
+        result.append(Invariants(amd=nearest.mean(axis=0), pdd=_collapse(resolved, motif.species, elements, k_element)))
+    return result
+
+
+def neighbour_distances(
+    motifs: Sequence[Motif], k: int, k_element: int, device: str | torch.device = "auto"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per motif: m × k sorted distances to the k nearest other points of the 2D-periodic set,
+    and m × (k_element · elements) sorted distances to the nearest points of each element.
+
+    The translations taken are those within a radius R of the origin; a point left out is
+    then farther than R - D from every motif atom (D: the motif's in-plane diameter). A
+    structure whose farthest needed distance exceeds R - D is redone with a larger R, so
+    the result is exact, not an approximation by a fixed supercell.
+    """
+    target = resolve_device(device)
+    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(motifs)
+    radii = [_initial_radius(m, max(k, k_element * len(set(m.species)))) for m in motifs]
+    pending = list(range(len(motifs)))
+    while pending:
+        retry: list[int] = []
+        jobs = []
+        for i in pending:
+            translations = _translations(motifs[i].lattice, radii[i])
+            while len(translations) * len(motifs[i].positions) <= k:
+                radii[i] *= 1.5
+                translations = _translations(motifs[i].lattice, radii[i])
+            jobs.append((i, translations))
+        jobs.sort(key=lambda job: len(motifs[job[0]].positions) ** 2 * len(job[1]))
+        for batch in _batches(jobs, motifs):
+            found = _batch_distances([(motifs[i], t) for i, t in batch], k, k_element, target)
+            for (i, _), (nearest, resolved) in zip(batch, found, strict=True):
+                farthest = max(nearest[:, -1].max(), resolved.max())
+                if farthest <= radii[i] - _diameter(motifs[i]) + 1e-9:
+                    results[i] = (nearest, resolved)
+                else:
+                    radii[i] *= 1.5
+                    retry.append(i)
+        pending = retry
+    return [r for r in results if r is not None]
+
+
+def pdd_distance(a: PDD, b: PDD) -> float:
+    """Earth Mover's distance (Å) between two PDDs, Chebyshev ground metric between rows.
+
+    Rows of different centre species cost ``SPECIES_MISMATCH_COST``; PDDs over different
+    element sets, or with different k, are not comparable and are infinitely far apart.
+    """
+    if a.elements != b.elements or a.k != b.k:
+        return float("inf")
+    cost = np.abs(a.rows[:, None, :] - b.rows[None, :, :]).max(axis=2)
+    mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
+    cost[mismatch] = SPECIES_MISMATCH_COST
+    return earth_movers_distance(a.counts, b.counts, cost)
+
+
+def earth_movers_distance(counts_a: np.ndarray, counts_b: np.ndarray, cost: np.ndarray) -> float:
+    """Minimal cost of moving the atoms of one PDD onto the other's, each side's mass being 1.
+
+    Row weights are atom counts over the cell's atoms (divided by their gcd, which undoes
+    supercells), so with L = lcm(atoms of a, atoms of b) every row becomes whole copies of mass 1/L and the transport problem becomes an
+    assignment problem of size L, which ``linear_sum_assignment`` solves exactly in about a
+    millisecond for the cells dedup meets (the optimum of a transport problem with integer
+    masses is integral). Larger L falls back to the linear program.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    counts_a = counts_a // math.gcd(*counts_a.tolist())
+    counts_b = counts_b // math.gcd(*counts_b.tolist())
+    size_a, size_b = int(counts_a.sum()), int(counts_b.sum())
+    copies = math.lcm(size_a, size_b)
+    if copies > ASSIGNMENT_LIMIT:
+        return _transport_linprog(counts_a / size_a, counts_b / size_b, cost)
+    left = np.repeat(np.arange(len(counts_a)), counts_a * (copies // size_a))
+    right = np.repeat(np.arange(len(counts_b)), counts_b * (copies // size_b))
+    expanded = cost[np.ix_(left, right)]
+    i, j = linear_sum_assignment(expanded)
+    return float(expanded[i, j].sum() / copies)
+
+
+def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
+    """The transport problem as a linear program (HiGHS), for cells too large to expand."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    m, n = cost.shape
+    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
+    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
+    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
+    balance = np.concatenate([wa, wb])
+    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
+    if solution.status != 0:
+        raise RuntimeError(f"EMD linear program failed: {solution.message}")
+    return float(solution.fun)
+
+
+def _collapse(distances: np.ndarray, species: Sequence[str], elements: tuple[str, ...], k: int) -> PDD:
+    """Merge equal rows of equal species into weighted rows, ordered lexicographically."""
+    labels = np.asarray(species)
+    order = np.lexsort(tuple(distances[:, j] for j in range(distances.shape[1] - 1, -1, -1)) + (labels,))
+    rows: list[np.ndarray] = []
+    counts: list[int] = []
+    names: list[str] = []
+    for index in order:
+        row = distances[index]
+        if rows and names[-1] == labels[index] and np.abs(rows[-1] - row).max() <= COLLAPSE_TOLERANCE:
+            counts[-1] += 1
+            continue
+        rows.append(row)
+        counts.append(1)
+        names.append(str(labels[index]))
+    return PDD(counts=np.asarray(counts), rows=np.vstack(rows), species=tuple(names), elements=elements, k=k)
+
+
+def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrange-Gauss reduction of a 2D lattice basis: the two shortest independent vectors."""
+    a, b = basis[0].copy(), basis[1].copy()
+    if a @ a > b @ b:
+        a, b = b, a
+    for _ in range(1000):
+        mu = round(float(a @ b) / float(a @ a))
+        b = b - mu * a
+        if b @ b >= a @ a:
+            return a, b
+        a, b = b, a
+    return a, b
+
+
+def _diameter(motif: Motif) -> float:
+    """Largest in-plane distance between two motif atoms (0 for a single atom)."""
+    xy = motif.positions[:, :2]
+    return float(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)).max())
+
+
+def _initial_radius(motif: Motif, k: int) -> float:
+    """A translation radius that usually suffices: k neighbours at the in-plane density, plus the motif.
+
+    Too small a guess costs one more pass for that structure; too large a guess costs every
+    pass more points, so the margin is small.
+    """
+    area = abs(np.linalg.det(motif.lattice[:, :2]))
+    density = len(motif.positions) / area
+    reach = np.sqrt((k + 1) / (np.pi * density))
+    return 1.15 * reach + _diameter(motif)
+
+
+def _translations(lattice: np.ndarray, radius: float) -> np.ndarray:
+    """All in-plane lattice translations u·a + v·b no longer than ``radius``, origin first."""
+    area = abs(np.linalg.det(lattice[:, :2]))
+    nu = int(np.ceil(radius * np.linalg.norm(lattice[1]) / area))
+    nv = int(np.ceil(radius * np.linalg.norm(lattice[0]) / area))
+    u, v = np.meshgrid(np.arange(-nu, nu + 1), np.arange(-nv, nv + 1), indexing="ij")
+    coefficients = np.stack([u.ravel(), v.ravel()], axis=1).astype(float)
+    vectors = coefficients @ lattice
+    lengths = np.linalg.norm(vectors, axis=1)
+    keep = lengths <= radius
+    vectors, lengths = vectors[keep], lengths[keep]
+    return vectors[np.argsort(lengths, kind="stable")]
+
+
+def _batches(jobs: list[tuple[int, np.ndarray]], motifs: Sequence[Motif]) -> list[list[tuple[int, np.ndarray]]]:
+    """Consecutive jobs (sorted by size) grouped so one padded batch stays under BATCH_ELEMENTS."""
+    batches: list[list[tuple[int, np.ndarray]]] = []
+    current: list[tuple[int, np.ndarray]] = []
+    widest_m = widest_n = 0
+    for job in jobs:
+        m = len(motifs[job[0]].positions)
+        n = m * len(job[1])
+        m2, n2 = max(widest_m, m), max(widest_n, n)
+        if current and (len(current) + 1) * m2 * n2 > BATCH_ELEMENTS:
+            batches.append(current)
+            current, m2, n2 = [], m, n
+        current.append(job)
+        widest_m, widest_n = m2, n2
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _batch_distances(
+    items: list[tuple[Motif, np.ndarray]], k: int, k_element: int, device: torch.device
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Padded batch: per motif, the k smallest distances from its atoms to its periodic cloud,
+    and the k_element smallest to the atoms of each of its elements (inf where too few).
+
+    float32 is 3× faster than float64 here and its error (about 1e-5 Å) is four orders of
+    magnitude below the dedup tolerance.
+    """
+    import torch
+
+    sizes = [len(motif.positions) for motif, _ in items]
+    clouds = [len(motif.positions) * len(t) for motif, t in items]
+    m_max, n_max = max(sizes), max(clouds)
+    element_lists = [sorted(set(motif.species)) for motif, _ in items]
+    n_elements = max(len(e) for e in element_lists)
+    centres = torch.zeros((len(items), m_max, 3), dtype=torch.float32)
+    points = torch.full((len(items), n_max, 3), 1e12, dtype=torch.float32)
+    kinds = torch.full((len(items), n_max), -1, dtype=torch.int64)
+    for b, (motif, translations) in enumerate(items):
+        pos = torch.from_numpy(motif.positions).float()
+        shifts = torch.from_numpy(translations).float()
+        m = len(pos)
+        centres[b, :m] = pos
+        points[b, : m * len(shifts)] = (shifts[:, None, :] + pos[None, :, :]).reshape(-1, 3)
+        index = {e: i for i, e in enumerate(element_lists[b])}
+        kind = torch.tensor([index[s] for s in motif.species], dtype=torch.int64)
+        kinds[b, : m * len(shifts)] = kind.repeat(len(shifts))
+    centres, points, kinds = centres.to(device), points.to(device), kinds.to(device)
+    distances = torch.cdist(centres, points)
+    diagonal = torch.arange(m_max, device=device)
+    distances[:, diagonal, diagonal] = float("inf")
+    width = min(max(k, k_element), n_max)
+    nearest = torch.topk(distances, width, dim=2, largest=False, sorted=True).values
+    blocks = []
+    for e in range(n_elements):
+        masked = torch.where((kinds == e)[:, None, :], distances, torch.tensor(float("inf"), device=device))
+        blocks.append(torch.topk(masked, min(k_element, n_max), dim=2, largest=False, sorted=True).values)
+    blind = nearest[:, :, :k].cpu().double().numpy()
+    resolved = torch.cat(blocks, dim=2).cpu().double().numpy()
+    return [
+        (blind[b, :m], resolved[b, :m, : k_element * len(element_lists[b])]) for b, m in enumerate(sizes)
+    ]

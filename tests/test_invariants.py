@@ -1,0 +1,128 @@
+"""Isometry invariance of the 2D AMD/PDD on real monolayers from the poscar2d archive."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from embeddings.invariants import PDD, Motif, amd, invariants, pdd, pdd_distance, resolve_device
+from ingest.harmonize import HarmonizationError
+from tests.dedup_labelled import noisy, permuted, rotated, supercell, with_vacuum
+from tests.sample_data import poscar_structures
+
+REAL = [s for _, s in poscar_structures(12, 24)]
+
+
+def test_real_structures_give_positive_sorted_amd() -> None:
+    vectors = amd(REAL)
+    assert vectors.shape == (len(REAL), 100)
+    assert np.all(vectors > 0.5)
+    assert np.all(np.diff(vectors, axis=1) >= 0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s, rng: supercell(s, 2, 1),
+        lambda s, rng: supercell(s, 3, 3),
+        lambda s, rng: permuted(s, rng),
+        lambda s, rng: rotated(s, rng),
+        lambda s, rng: with_vacuum(s, 10.0),
+        lambda s, rng: with_vacuum(s, 30.0),
+    ],
+    ids=["supercell2x1", "supercell3x3", "permutation", "rotation", "vacuum10", "vacuum30"],
+)
+def test_exact_invariance(change) -> None:  # noqa: ANN001 - a variant builder
+    rng = np.random.default_rng(3)
+    bases = REAL[:6]
+    variants = [change(s, rng) for s in bases]
+    found = invariants(list(bases) + variants)
+    for original, variant in zip(found[: len(bases)], found[len(bases) :], strict=True):
+        np.testing.assert_allclose(original.amd, variant.amd, atol=1e-4)
+        assert pdd_distance(original.pdd, variant.pdd) < 1e-4
+
+
+def test_reflection_and_translation_invariance() -> None:
+    base = REAL[0]
+    mirrored = Structure(Lattice(base.lattice.matrix * np.array([1.0, -1.0, 1.0])), base.species, base.frac_coords)
+    shifted = base.copy()
+    shifted.translate_sites(list(range(len(shifted))), [0.31, 0.17, 0.0])
+    a, b, c = invariants([base, mirrored, shifted])
+    assert pdd_distance(a.pdd, b.pdd) < 1e-4
+    assert pdd_distance(a.pdd, c.pdd) < 1e-4
+
+
+def test_noise_moves_pdd_by_at_most_twice_the_displacement() -> None:
+    rng = np.random.default_rng(5)
+    for base in REAL[:6]:
+        a, b = invariants([base, noisy(base, rng, 0.01, 0.05)])
+        distance = pdd_distance(a.pdd, b.pdd)
+        assert 0 < distance <= 0.1 + 1e-9
+        assert np.abs(a.amd - b.amd).max() <= 0.1 + 1e-9
+
+
+def test_different_materials_are_far_apart() -> None:
+    found = invariants(REAL)
+    for i in range(len(found)):
+        for j in range(i + 1, len(found)):
+            assert pdd_distance(found[i].pdd, found[j].pdd) > 0.2
+
+
+def test_species_resolved_pdd_sees_swapped_sites() -> None:
+    """Honeycomb AgBr: Ag and Br sites look alike geometrically; swapping one pair must still count."""
+    honeycomb = Structure(
+        Lattice([[4.2, 0, 0], [-2.1, 3.637, 0], [0, 0, 20]]), ["Ag", "Br"], [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]]
+    )
+    cell = supercell(honeycomb, 2, 2)
+    symbols = [site.specie.symbol for site in cell]
+    silver, bromine = symbols.index("Ag"), symbols.index("Br")
+    symbols[silver], symbols[bromine] = "Br", "Ag"
+    swapped = Structure(cell.lattice, symbols, cell.frac_coords)
+    a, b = invariants([cell, swapped])
+    np.testing.assert_allclose(a.amd, b.amd, atol=1e-4)
+    assert pdd_distance(a.pdd, b.pdd) > 0.3
+
+
+def test_pdd_json_round_trip_and_incomparable_elements() -> None:
+    first, second = pdd(REAL[0]), pdd(REAL[1])
+    again = PDD.from_json(first.to_json())
+    assert pdd_distance(first, again) < 1e-4
+    assert again.elements == first.elements
+    if first.elements != second.elements:
+        assert pdd_distance(first, second) == float("inf")
+
+
+def test_single_atom_layer_and_explicit_cpu_device() -> None:
+    layer = Structure(Lattice([[2.5, 0, 0], [1.25, 1.25 * 3**0.5, 0], [0, 0, 15]]), ["C"], [[0, 0, 0.5]])
+    result = invariants([layer], device="cpu")[0]
+    assert result.amd[:6] == pytest.approx([2.5] * 6)
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_motif_from_stored_arrays_matches_structure() -> None:
+    base = with_vacuum(REAL[2], 20.0)
+    motif = Motif.from_arrays(base.lattice.matrix, base.cart_coords, [s.specie.symbol for s in base])
+    from embeddings.invariants import invariants_of_motifs
+
+    np.testing.assert_allclose(invariants_of_motifs([motif])[0].amd, invariants([base])[0].amd, atol=1e-4)
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        amd(REAL[:1], k=0)
+    flat = Structure(Lattice([[2.5, 0, 0], [5.0, 0, 0], [0, 0, 15]]), ["C"], [[0, 0, 0.5]])
+    with pytest.raises(HarmonizationError):
+        invariants([flat])
+
+
+def test_emd_assignment_matches_the_linear_program() -> None:
+    from embeddings.invariants import _transport_linprog, earth_movers_distance
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        counts_a, counts_b = rng.integers(1, 5, size=4), rng.integers(1, 4, size=6)
+        cost = rng.uniform(0, 1, size=(4, 6))
+        exact = _transport_linprog(counts_a / counts_a.sum(), counts_b / counts_b.sum(), cost)
+        assert earth_movers_distance(counts_a, counts_b, cost) == pytest.approx(exact, abs=1e-9)
