@@ -2,12 +2,14 @@
 
 Queries go through ``optimade``'s own ``OptimadeClient`` (concurrent, paginating, retrying).
 Hits from different providers are the same material when they have the same reduced
-formula, the same periodicity and the same cell size per site (in-plane area per site for
-layers, volume per site for bulk) within ``DENSITY_TOLERANCE``. Both are invariant under
-rotation, choice of cell and supercells, so they survive the providers' different
-conventions. This is a formula+lattice rule: atlas2d's isometry invariants
-(``embeddings/invariants.py``) are not on the main branch yet; when they are, hits that
-carry full structures can be compared with them instead.
+formula and periodicity and:
+
+- both are layers returned with full structures: their species-resolved PDDs (atlas2d's
+  isometry invariants, ``embeddings/invariants.py``) are within the dedup tolerance, the same
+  rule ``atlas2d dedup`` applies, so rotations, cells, supercells, vacuum and atom order do
+  not matter while polymorphs (1T vs 2H MoS2, whose cells are within 0.1 % per site) stay apart;
+- otherwise (bulk crystals, hits without positions): the same cell size per site (in-plane
+  area per site for layers, volume per site for bulk) within ``DENSITY_TOLERANCE``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from embeddings.dedup import DEFAULT_TOLERANCE
+from embeddings.invariants import PDD, Motif, invariants_of_motifs, pdd_distance
+from ingest.harmonize import HarmonizationError
+from ingest.sources.optimade_json import layer_of
 
 DENSITY_TOLERANCE = 0.03
 """Relative difference in area (or volume) per site below which two cells count as equal."""
@@ -30,6 +37,9 @@ RESPONSE_FIELDS = [
     "dimension_types",
     "nperiodic_dimensions",
     "lattice_vectors",
+    "cartesian_site_positions",
+    "species_at_sites",
+    "species",
 ]
 
 
@@ -44,6 +54,7 @@ class Hit:
     periodic: tuple[int, ...] | None
     cell_per_site: float | None
     attributes: dict[str, Any] = field(repr=False, default_factory=dict)
+    pdd: PDD | None = field(repr=False, default=None)
 
 
 @dataclass
@@ -133,15 +144,16 @@ def cell_per_site(lattice: Any, periodic: Any, nsites: Any) -> float | None:
     return size / nsites if size > 0 else None
 
 
-def merge(hits: list[Hit], tolerance: float = DENSITY_TOLERANCE) -> list[Group]:
-    """Group hits of the same formula and periodicity whose cell per site agrees within ``tolerance``.
+def merge(hits: list[Hit], tolerance: float = DENSITY_TOLERANCE, pdd_tolerance: float = DEFAULT_TOLERANCE) -> list[Group]:
+    """Group hits of the same formula and periodicity that are the same material (module docstring).
 
     Hits without a lattice are never merged with others: a formula alone does not tell
     polymorphs apart.
     """
+    _attach_pdds(hits)
     groups: list[Group] = []
     for hit in sorted(hits, key=lambda h: (h.formula or "", h.cell_per_site or math.inf, h.provider, h.id)):
-        match = next((g for g in groups if _same(g, hit, tolerance)), None)
+        match = next((g for g in groups if _same(g, hit, tolerance, pdd_tolerance)), None)
         if match is None:
             groups.append(Group(hit.formula, hit.periodic, hit.cell_per_site, [hit]))
         else:
@@ -149,9 +161,28 @@ def merge(hits: list[Hit], tolerance: float = DENSITY_TOLERANCE) -> list[Group]:
     return groups
 
 
-def _same(group: Group, hit: Hit, tolerance: float) -> bool:
+def _attach_pdds(hits: list[Hit]) -> None:
+    """Give every layer hit with a full, valid structure its PDD (computed in one batch)."""
+    layers: list[tuple[Hit, Motif]] = []
+    for hit in hits:
+        if hit.periodic is None or sorted(hit.periodic) != [0, 1, 1]:
+            continue
+        try:
+            layer = layer_of(hit.attributes)
+        except HarmonizationError:
+            continue
+        layers.append((hit, Motif.from_arrays(layer.lattice[:2], layer.positions, layer.species)))
+    if layers:
+        for (hit, _), found in zip(layers, invariants_of_motifs([m for _, m in layers], device="cpu"), strict=True):
+            hit.pdd = found.pdd
+
+
+def _same(group: Group, hit: Hit, tolerance: float, pdd_tolerance: float) -> bool:
     if hit.formula is None or group.formula != hit.formula or group.periodic != hit.periodic:
         return False
+    first = group.hits[0]
+    if hit.pdd is not None and first.pdd is not None:
+        return pdd_distance(hit.pdd, first.pdd) <= pdd_tolerance
     if hit.cell_per_site is None or group.cell_per_site is None:
         return False
     return abs(hit.cell_per_site - group.cell_per_site) <= tolerance * max(hit.cell_per_site, group.cell_per_site)

@@ -60,10 +60,10 @@ def _record(resource: Any, prefix: str, locator: str) -> Record:
     identifier = resource.get("id")
     if not isinstance(identifier, str) or not identifier:
         raise HarmonizationError(f"missing or empty id: {identifier!r}")
-    return structure_record(f"{prefix}:{identifier}", _structure(resource["attributes"]), resource, [], locator)
+    return structure_record(f"{prefix}:{identifier}", layer_of(resource["attributes"]), resource, [], locator)
 
 
-def _structure(attributes: dict[str, Any]) -> Layer:
+def layer_of(attributes: dict[str, Any]) -> Layer:
     positions = attributes.get("cartesian_site_positions")
     names = attributes.get("species_at_sites")
     if not positions or not names:
