@@ -49,9 +49,7 @@ def write_band_records(
     entry_ids = dict(
         session.execute(
             select(Entry.source_key, Entry.id).where(Entry.source_id == source_id, Entry.source_key.in_(keys))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     for record in records:
         _write_bands(session, entry_ids[record.entry.source_key], record, counts)

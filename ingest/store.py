@@ -266,7 +266,7 @@ def _materials_for(session: Session, records: list[Record]) -> list[int]:
             .where(Entry.chemical_formula_reduced.in_(formulas), Entry.material_id.is_not(None))
             .group_by(Entry.chemical_formula_reduced)
         )
-        by_formula = dict(rows.tuples().all())
+        by_formula = dict(rows.all())
     result: list[int] = [0] * len(records)
     new_formulas: list[str] = []
     owners: list[list[int]] = []

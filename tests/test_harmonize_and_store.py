@@ -113,7 +113,7 @@ def test_experimental_values_join_the_computed_material_of_their_formula(session
     ]
     write_records(session, source_id, [computed])
     write_records(session, source_id, measured)
-    materials = dict(session.execute(select(Entry.source_key, Entry.material_id)).tuples().all())
+    materials = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
     assert materials["pl-1"] == materials["mos2"]
     assert materials["pl-2"] == materials["pl-3"] != materials["mos2"]
     assert session.execute(select(func.count()).select_from(Material)).scalar_one() == 2

@@ -268,9 +268,9 @@ def test_broken_records_are_quarantined_and_good_ones_ingested(
     summary = ingest_files(engine, source, [path], batch_size=7)
     with Session(engine) as session:
         quarantined = dict(
-            session.execute(select(Quarantine.locator, Quarantine.reason).where(Quarantine.source_file == name)).tuples().all()
+            session.execute(select(Quarantine.locator, Quarantine.reason).where(Quarantine.source_file == name)).all()
         )
-        keys = session.execute(select(Entry.source_key, Entry.raw)).tuples().all()
+        keys = session.execute(select(Entry.source_key, Entry.raw)).all()
     engine.dispose()
     assert sorted(quarantined) == sorted(bad_locators)
     assert all(reason.strip() for reason in quarantined.values())

@@ -53,7 +53,7 @@ def _values(session: Session, entry: Entry, name: str) -> dict[str, float | str 
 
 def test_every_sample_record_is_ingested_and_nothing_quarantined(loaded: Session) -> None:
     per_source = dict(
-        loaded.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).tuples().all()
+        loaded.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).all()
     )
     mc2d_items = len(json.loads(MC2D_FILE.read_text()))
     constructed_lines = len(CONSTRUCTED_FILE.read_text().splitlines())

@@ -55,7 +55,7 @@ def status() -> None:
                 .order_by(Source.name)
             ).all()
             quarantined = dict(
-                conn.execute(select(Quarantine.source_name, func.count()).group_by(Quarantine.source_name)).tuples().all()
+                conn.execute(select(Quarantine.source_name, func.count()).group_by(Quarantine.source_name)).all()
             )
     except (DatabaseError, DBAPIError) as exc:
         fail(f"{_first_line(exc)} (did you run 'atlas2d init'?)")
