@@ -93,22 +93,11 @@ def build_store(url: str, materials: int) -> None:
 
 def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, float], seed: int) -> int:
     """The peer: fetch every row, build every document, then write (memory grows with N)."""
-    from sqlalchemy import select
-
     from api.exports.jsonld import material_document
     from api.exports.splits import assign_split
-    from api.exports.training_set import STRUCTURE_COLUMNS, _entry, _properties
-    from schema.models import Entry, Material, Source, Structure
+    from api.exports.training_set import _entry, _properties, entries_by_material
 
-    rows = conn.execute(
-        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
-               Material.chemical_formula_reduced.label("material_formula"),
-               Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
-        .join(Material, Material.id == Entry.material_id)
-        .join(Source, Source.id == Entry.source_id)
-        .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .order_by(Entry.material_id, Entry.id)
-    ).all()
+    rows = conn.execute(entries_by_material()).all()
     properties = _properties(conn, [r.id for r in rows])
     grouped: dict[int, list[dict[str, Any]]] = {}
     for row in rows:

@@ -53,6 +53,22 @@ class _HashingWriter:
         return self.sha.hexdigest()
 
 
+def entries_by_material() -> Select:
+    """Every entry with its material, source and structure columns, ordered by material.
+
+    The order lets the export write one material at a time from a streaming cursor.
+    """
+    return (
+        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
+               Material.chemical_formula_reduced.label("material_formula"),
+               Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
+        .join(Material, Material.id == Entry.material_id)
+        .join(Source, Source.id == Entry.source_id)
+        .outerjoin(Structure, Structure.entry_id == Entry.id)
+        .order_by(Entry.material_id, Entry.id)
+    )
+
+
 def export_training_set(
     conn: Connection,
     out: Path,
@@ -89,15 +105,7 @@ def export_training_set(
         if on_material:
             on_material()
 
-    query = (
-        select(Entry.id, Entry.material_id, Entry.source_key, Entry.revision,
-               Material.chemical_formula_reduced.label("material_formula"),
-               Source.name.label("source"), Structure.entry_id.label("has_structure"), *STRUCTURE_COLUMNS)
-        .join(Material, Material.id == Entry.material_id)
-        .join(Source, Source.id == Entry.source_id)
-        .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .order_by(Entry.material_id, Entry.id)
-    )
+    query = entries_by_material()
     if materials is not None:
         query = query.where(Entry.material_id.in_(materials.scalar_subquery()))
     current: int | None = None
