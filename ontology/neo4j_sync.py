@@ -196,7 +196,12 @@ def _same(server: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def _create_index(driver: Driver, database: str | None) -> None:
-    """Index ``iri`` so that MATCH/MERGE by IRI stay fast; keep an index that exists."""
+    """Index ``iri`` so that MATCH/MERGE by IRI stay fast; keep an index that exists.
+
+    FalkorDB refuses ``IF NOT EXISTS`` and answers an existing index with a generic
+    "unknown error", so any error here is taken to mean the index is there; a real
+    connection or server problem surfaces at the first write, which follows at once.
+    """
     try:
         with driver.session(database=database) as session:
             session.run(f"CREATE INDEX FOR (n:{BASE_LABEL}) ON (n.iri)").consume()
