@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ingest.band_records import BandRecord
 from ingest.records import Rejected, SourceInfo
-from ingest.store import canonical_sha256, ensure_source, quarantine, write_records
-from schema.models import BandStructure, Entry, EntryRevision
+from ingest.store import ensure_source, quarantine, write_records
+from schema.models import BandStructure, Entry
 
 
 @dataclass
@@ -41,10 +40,9 @@ def write_band_records(
     rejected = [i for i in items if isinstance(i, Rejected)]
     source_id = ensure_source(session, source)
     counts = BandWriteCounts(quarantined=quarantine(session, source.name, source_file, rejected))
-    with_structure = [r.entry for r in records if r.entry.structure is not None]
-    if with_structure:
-        write_records(session, source_id, with_structure, source_file=source_file)
-    _write_bare_entries(session, source_id, [r for r in records if r.entry.structure is None], source_file)
+    entries = [r.entry for r in records]
+    write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file)
+    write_records(session, source_id, [e for e in entries if e.layer is None], source_file=source_file, materials=False)
     keys = [r.entry.source_key for r in records]
     entry_ids = dict(
         session.execute(
@@ -83,44 +81,3 @@ def _write_bands(session: Session, entry_id: int, record: BandRecord, counts: Ba
             update(BandStructure).where(BandStructure.id == old.id).values(**row, fingerprint=None, fingerprint_model=None)
         )
         counts.updated += 1
-
-
-def _write_bare_entries(session: Session, source_id: int, records: list[BandRecord], source_file: str | None) -> None:
-    """Insert or update entries that have no structure, keeping the previous raw record."""
-    if not records:
-        return
-    keys = [r.entry.source_key for r in records]
-    existing = {
-        row.source_key: row
-        for row in session.execute(
-            select(Entry.id, Entry.source_key, Entry.raw_sha256, Entry.revision, Entry.raw).where(
-                Entry.source_id == source_id, Entry.source_key.in_(keys)
-            )
-        )
-    }
-    for record in records:
-        entry = record.entry
-        sha = canonical_sha256(entry.raw)
-        old = existing.get(entry.source_key)
-        if old is None:
-            session.execute(
-                pg_insert(Entry).values(
-                    source_id=source_id,
-                    source_key=entry.source_key,
-                    material_id=None,
-                    chemical_formula_reduced=entry.chemical_formula_reduced,
-                    raw=entry.raw,
-                    raw_sha256=sha,
-                    source_file=source_file,
-                    revision=1,
-                )
-            )
-        elif old.raw_sha256 != sha:
-            session.execute(
-                insert(EntryRevision).values(entry_id=old.id, revision=old.revision, raw=old.raw, raw_sha256=old.raw_sha256)
-            )
-            session.execute(
-                update(Entry)
-                .where(Entry.id == old.id)
-                .values(raw=entry.raw, raw_sha256=sha, revision=old.revision + 1, source_file=source_file)
-            )

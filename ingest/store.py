@@ -59,9 +59,17 @@ def ensure_source(session: Session, info: SourceInfo) -> int:
 
 
 def write_records(
-    session: Session, source_id: int, records: Sequence[Record], source_file: str | None = None
+    session: Session,
+    source_id: int,
+    records: Sequence[Record],
+    source_file: str | None = None,
+    materials: bool = True,
 ) -> WriteCounts:
-    """Insert new records, update changed ones, leave identical ones alone."""
+    """Insert new records, update changed ones, leave identical ones alone.
+
+    ``materials=False`` gives new entries no material: for records that describe no
+    material at all (a generated lattice model), which must not appear in material listings.
+    """
     counts = WriteCounts()
     keys = [r.source_key for r in records]
     existing = {
@@ -84,7 +92,7 @@ def write_records(
             _replace(session, old, record, sha, source_file)
             counts.updated += 1
     if fresh:
-        _insert(session, source_id, fresh, source_file)
+        _insert(session, source_id, fresh, source_file, materials)
         counts.inserted += len(fresh)
     return counts
 
@@ -117,8 +125,10 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\\x00")
 
 
-def _insert(session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None) -> None:
-    material_ids = _materials_for(session, [record for record, _ in fresh])
+def _insert(
+    session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None, materials: bool
+) -> None:
+    material_ids = _materials_for(session, [record for record, _ in fresh]) if materials else [None] * len(fresh)
     entry_ids = _next_ids(session, Entry.__tablename__, len(fresh))
     _copy(
         session,
