@@ -213,3 +213,28 @@ def test_nesting_up_to_the_limit_is_accepted_and_one_more_is_not() -> None:
     with pytest.raises(FilterError, match="nested deeper"):
         filter_clause("(" * (MAX_DEPTH + 1) + "nelements = 1" + ")" * (MAX_DEPTH + 1))
     filter_clause('chemical_formula_reduced = "' + "(" * (MAX_DEPTH + 1) + '"')
+
+
+def test_lalr_parser_gives_the_reference_parsers_trees() -> None:
+    """atlas2d parses with LALR(1); optimade's own LarkParser (Earley) must agree on every case."""
+    from optimade.filterparser import LarkParser
+
+    from api.optimade.filter import parse
+
+    reference = LarkParser()
+    filters = [text for text, _ in CASES] + [
+        'elements:elements_ratios HAS "Mo":0.5',
+        'elements HAS ALL >"A", <"Z"',
+        "NOT (nelements = 1 OR (nsites > 2 AND NOT elements HAS ONLY \"Mo\"))",
+        'chemical_formula_reduced = "a\\"b"',
+        "_atlas2d_band_gap >= -1.5e-3",
+    ]
+    for text in filters:
+        assert parse(text) == reference.parse(text), text
+
+
+def test_glued_tokens_are_lexed_longest_first() -> None:
+    """Earley's dynamic lexer reads ``1.5!=x`` as ``1`` then a second comparison ``.5 != x``;
+    the LALR lexer takes ``1.5`` whole, so the glued filter is a syntax error, not two filters."""
+    with pytest.raises(FilterError, match="cannot parse"):
+        filter_clause("nelements > 1.5!=nsites")
