@@ -27,8 +27,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, DropIndex
 
-from embeddings.invariants import INVARIANTS_VERSION, PDD, Motif, invariants_of_motifs, pdd_distance
+from embeddings.invariants import (
+    INVARIANTS_VERSION,
+    PDD,
+    Motif,
+    emd_lower_bound,
+    invariants_of_motifs,
+    pdd_distance,
+)
+from schema.fetch import fetched
 from schema.models import ClusterOverride, Entry, Material, MergeEvidence, Source, Structure
 
 DEFAULT_TOLERANCE = 0.2
@@ -40,11 +49,21 @@ reach at most 0.14 Å; the closest true non-duplicates (MC2D's GaS polymorphs, b
 stackings, swapped sites) start at 0.41 Å. 0.2 Å sits between them, about a factor 2 from each.
 """
 
+BOUND_SLACK = 1e-3
+"""Å. Margin on the AMD lower bound of the EMD for float32 storage and PDD rounding (both
+below 1e-4 Å), so the bound never skips a pair the EMD would merge."""
+
 CANDIDATE_NEIGHBOURS = 10
 """AMD nearest neighbours per structure considered as candidate duplicates."""
 
 INVARIANT_BATCH = 256
 """Structures whose invariants are computed (and committed) together."""
+
+BULK_REINDEX = 500
+"""Structures to compute at or above which the HNSW index on ``structure.amd`` is dropped
+and built again once at the end. Measured: keeping the index up to date costs about 1.3 ms
+per updated row, building it for 2,000 vectors about 0.5 s (pgvector advises the same:
+build the index after loading)."""
 
 JOIN_RULE = "override:join"
 SPLIT_ACTION, JOIN_ACTION = "split", "join"
@@ -169,14 +188,17 @@ def compute_missing_invariants(
     """
     stale = (Structure.invariants_version.is_distinct_from(INVARIANTS_VERSION)) | Structure.amd.is_(None)
     ids = session.execute(select(Structure.entry_id).where(stale).order_by(Structure.entry_id)).scalars().all()
+    if len(ids) >= BULK_REINDEX:
+        session.execute(DropIndex(_AMD_INDEX, if_exists=True))
+        session.commit()
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
         rows = session.execute(
             select(
                 Structure.entry_id,
-                Structure.lattice_vectors,
-                Structure.cartesian_site_positions,
-                Structure.species_at_sites,
+                fetched(Structure.lattice_vectors),
+                fetched(Structure.cartesian_site_positions),
+                fetched(Structure.species_at_sites),
             ).where(Structure.entry_id.in_(chunk))
         ).all()
         motifs = [Motif.from_arrays(np.array(r[1]), np.array(r[2]), r[3]) for r in rows]
@@ -196,7 +218,14 @@ def compute_missing_invariants(
         session.commit()
         if on_batch is not None:
             on_batch(len(chunk))
+    session.execute(CreateIndex(_AMD_INDEX, if_not_exists=True))
+    session.commit()
     return len(ids)
+
+
+_AMD_INDEX = next(index for index in Structure.__table__.indexes if index.name == "ix_structure_amd_hnsw")
+"""The HNSW index on ``structure.amd`` as the model declares it (created if missing, e.g.
+after a bulk run that was interrupted between dropping and building it)."""
 
 
 def count_missing_invariants(session: Session) -> int:
@@ -233,6 +262,17 @@ def candidate_pairs(session: Session, neighbours: int = CANDIDATE_NEIGHBOURS) ->
     return [(a, b, d) for (a, b), d in sorted(pairs.items())]
 
 
+def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) -> np.ndarray:
+    """For each candidate pair, ``invariants.emd_lower_bound`` of their stored AMDs (Å)."""
+    if not pairs:
+        return np.zeros(0)
+    ids = sorted({i for a, b, _ in pairs for i in (a, b)})
+    rows = session.execute(select(Structure.entry_id, Structure.amd).where(Structure.entry_id.in_(ids))).all()
+    index = {entry_id: n for n, (entry_id, _) in enumerate(rows)}
+    amds = np.stack([np.asarray(amd, dtype=float) for _, amd in rows])
+    return emd_lower_bound(amds[[index[a] for a, _, _ in pairs]], amds[[index[b] for _, b, _ in pairs]])
+
+
 def load_pdds(session: Session, entry_ids: Iterable[int]) -> dict[int, PDD]:
     """Stored PDDs by entry id."""
     ids = sorted(set(entry_ids))
@@ -258,9 +298,11 @@ def run_dedup(
     summary.structures = len(entries)
     candidates = candidate_pairs(session, neighbours)
     summary.candidates = len(candidates)
-    pdds = load_pdds(session, (i for a, b, _ in candidates for i in (a, b)))
+    bounds = emd_lower_bounds(session, candidates)
+    plausible = [pair for pair, bound in zip(candidates, bounds, strict=True) if bound <= tolerance + BOUND_SLACK]
+    pdds = load_pdds(session, (i for a, b, _ in plausible for i in (a, b)))
     confirmed = []
-    for a, b, _ in candidates:
+    for a, b, _ in plausible:
         distance = pdd_distance(pdds[a], pdds[b])
         if distance <= tolerance:
             confirmed.append((distance, a, b))

@@ -205,7 +205,10 @@ def neighbour_distances(
     """
     target = resolve_device(device)
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(motifs)
-    radii = [_initial_radius(m, max(k, k_element * len(set(m.species)))) for m in motifs]
+    diameters = [_diameter(m) for m in motifs]
+    radii = [
+        _initial_radius(m, max(k, k_element * len(set(m.species))), d) for m, d in zip(motifs, diameters, strict=True)
+    ]
     pending = list(range(len(motifs)))
     while pending:
         retry: list[int] = []
@@ -221,7 +224,7 @@ def neighbour_distances(
             found = _batch_distances([(motifs[i], t) for i, t in batch], k, k_element, target)
             for (i, _), (nearest, resolved) in zip(batch, found, strict=True):
                 farthest = max(nearest[:, -1].max(), resolved.max())
-                if farthest <= radii[i] - _diameter(motifs[i]) + 1e-9:
+                if farthest <= radii[i] - diameters[i] + 1e-9:
                     results[i] = (nearest, resolved)
                 else:
                     radii[i] *= 1.5
@@ -242,6 +245,20 @@ def pdd_distance(a: PDD, b: PDD) -> float:
     mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
     cost[mismatch] = SPECIES_MISMATCH_COST
     return earth_movers_distance(a.counts, b.counts, cost)
+
+
+def emd_lower_bound(amd_a: np.ndarray, amd_b: np.ndarray) -> np.ndarray:
+    """A lower bound (Å) of ``pdd_distance`` from the AMDs alone: ``max |a[:K] - b[:K]|``,
+    K = ``K_PER_ELEMENT``, over the last axis (so it takes stacks of pairs).
+
+    An AMD's first K entries average each atom's K nearest distances to atoms of any element:
+    the K smallest of its PDD row's per-element distances. Taking the smallest entries of a
+    list moves none of them further than the list moved (Chebyshev), so the AMD prefixes of
+    two structures differ by at most the optimal transport cost between their PDD rows (the
+    argument of Widdowson & Kurlin for AMD and PDD). A pair whose bound exceeds the dedup
+    tolerance cannot merge, and dedup skips its EMD.
+    """
+    return np.abs(amd_a[..., :K_PER_ELEMENT] - amd_b[..., :K_PER_ELEMENT]).max(axis=-1)
 
 
 def earth_movers_distance(counts_a: np.ndarray, counts_b: np.ndarray, cost: np.ndarray) -> float:
@@ -285,21 +302,18 @@ def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> floa
 
 
 def _collapse(distances: np.ndarray, species: Sequence[str], elements: tuple[str, ...], k: int) -> PDD:
-    """Merge equal rows of equal species into weighted rows, ordered lexicographically."""
+    """Merge equal rows of equal species into weighted rows, ordered lexicographically.
+
+    Rows are sorted by species, then by their distances; a row joins the one before it when
+    both have the same species and differ by at most ``COLLAPSE_TOLERANCE`` in every entry.
+    """
     labels = np.asarray(species)
     order = np.lexsort(tuple(distances[:, j] for j in range(distances.shape[1] - 1, -1, -1)) + (labels,))
-    rows: list[np.ndarray] = []
-    counts: list[int] = []
-    names: list[str] = []
-    for index in order:
-        row = distances[index]
-        if rows and names[-1] == labels[index] and np.abs(rows[-1] - row).max() <= COLLAPSE_TOLERANCE:
-            counts[-1] += 1
-            continue
-        rows.append(row)
-        counts.append(1)
-        names.append(str(labels[index]))
-    return PDD(counts=np.asarray(counts), rows=np.vstack(rows), species=tuple(names), elements=elements, k=k)
+    rows, names = distances[order], labels[order]
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = (names[1:] != names[:-1]) | ~(np.abs(np.diff(rows, axis=0)).max(axis=1) <= COLLAPSE_TOLERANCE)
+    counts = np.bincount(np.cumsum(starts) - 1)
+    return PDD(counts=counts, rows=rows[starts], species=tuple(names[starts].tolist()), elements=elements, k=k)
 
 
 def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,7 +336,7 @@ def _diameter(motif: Motif) -> float:
     return float(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)).max())
 
 
-def _initial_radius(motif: Motif, k: int) -> float:
+def _initial_radius(motif: Motif, k: int, diameter: float) -> float:
     """A translation radius that usually suffices: k neighbours at the in-plane density, plus the motif.
 
     Too small a guess costs one more pass for that structure; too large a guess costs every
@@ -331,7 +345,7 @@ def _initial_radius(motif: Motif, k: int) -> float:
     area = abs(np.linalg.det(motif.lattice[:, :2]))
     density = len(motif.positions) / area
     reach = np.sqrt((k + 1) / (np.pi * density))
-    return 1.15 * reach + _diameter(motif)
+    return 1.15 * reach + diameter
 
 
 def _translations(lattice: np.ndarray, radius: float) -> np.ndarray:

@@ -99,10 +99,12 @@ def _sqlalchemy_url(url: str) -> URL:
 def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
     """An engine on the store; ``readonly`` connects as the reader role."""
     target = readonly_url(url) if readonly else (url or database_url())
-    return create_engine(_sqlalchemy_url(target), pool_pre_ping=True, json_serializer=_json_text)
+    return create_engine(
+        _sqlalchemy_url(target), pool_pre_ping=True, json_serializer=_json_text, json_deserializer=orjson.loads
+    )
 
 
 def _json_text(value: object) -> str:
-    """JSON for JSONB columns via orjson: ingest writes thousands of raw records a second,
-    and the standard library encoder was a fifth of its time."""
+    """JSON for JSONB columns via orjson (reads use ``orjson.loads``): ingest writes thousands
+    of raw records a second, and the standard library encoder was a fifth of its time."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api.commands import dedup as dedup_command
@@ -64,6 +64,29 @@ def test_dedup_merges_copies_across_sources_and_records_evidence(session: Sessio
 
     strict = dedup.run_dedup(session, tolerance=0.0)
     assert strict.merges < 4
+
+
+def _amd_index_exists(session: Session) -> bool:
+    found = session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_structure_amd_hnsw'")).first()
+    return found is not None
+
+
+def test_bulk_run_rebuilds_the_amd_index_and_a_lost_index_comes_back(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _seed(session)
+    monkeypatch.setattr(dedup, "BULK_REINDEX", 5)
+    dropped: list[bool] = []
+    summary = dedup.run_dedup(session, on_batch=lambda n: dropped.append(not _amd_index_exists(session)))
+    assert summary.computed == 10 and dropped and all(dropped)
+    assert _amd_index_exists(session)
+    name = poscar_structures(1, 24)[0][0]
+    assert _material(session, ids[name]) == _material(session, ids[f"copy-of-{name}"])
+
+    session.execute(text("DROP INDEX ix_structure_amd_hnsw"))
+    session.commit()
+    assert dedup.run_dedup(session).computed == 0
+    assert _amd_index_exists(session)
 
 
 def test_overrides_split_and_join_are_respected(session: Session) -> None:

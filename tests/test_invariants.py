@@ -7,9 +7,9 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from embeddings.invariants import PDD, Motif, amd, invariants, pdd, pdd_distance, resolve_device
+from embeddings.invariants import PDD, Motif, amd, emd_lower_bound, invariants, pdd, pdd_distance, resolve_device
 from ingest.harmonize import HarmonizationError
-from tests.dedup_labelled import noisy, permuted, rotated, supercell, with_vacuum
+from tests.dedup_labelled import noisy, permuted, rotated, strained, supercell, swapped, with_vacuum
 from tests.sample_data import poscar_structures
 
 REAL = [s for _, s in poscar_structures(12, 24)]
@@ -61,6 +61,25 @@ def test_noise_moves_pdd_by_at_most_twice_the_displacement() -> None:
         distance = pdd_distance(a.pdd, b.pdd)
         assert 0 < distance <= 0.1 + 1e-9
         assert np.abs(a.amd - b.amd).max() <= 0.1 + 1e-9
+
+
+def test_amd_prefix_bounds_the_pdd_emd_from_below() -> None:
+    """dedup skips the EMD of pairs whose AMD bound exceeds the tolerance: the bound must hold."""
+    rng = np.random.default_rng(11)
+    changed = [noisy(strained(s, rng), rng, 0.05, 0.2) for s in REAL[:6]]
+    exchanged = [v for s in REAL[:6] if (v := swapped(s, rng)) is not None]
+    found = invariants(REAL[:6] + changed + exchanged)
+    bounds, distances = [], []
+    for i in range(len(found)):
+        for j in range(i + 1, len(found)):
+            distance = pdd_distance(found[i].pdd, found[j].pdd)
+            if np.isfinite(distance):
+                bounds.append(float(emd_lower_bound(found[i].amd, found[j].amd)))
+                distances.append(distance)
+    bounds_arr, distances_arr = np.array(bounds), np.array(distances)
+    assert len(bounds) >= 6
+    assert np.all(bounds_arr <= distances_arr + 1e-4)
+    assert (bounds_arr > 0.01).sum() >= 6  # informative, though blind to swapped species (bound 0)
 
 
 def test_different_materials_are_far_apart() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import ColumnElement, Float, Text, TypeDecorator, case, cast, false, func, literal, null, select, type_coerce
+from sqlalchemy import ColumnElement, Text, case, cast, false, func, literal, null, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Subquery
 
@@ -25,6 +25,7 @@ from optimade.models.references import ReferenceResourceAttributes
 from optimade.models.structures import StructureResourceAttributes
 from pydantic import BaseModel
 
+from schema.fetch import fetched
 from schema.models import Entry, PropertyValue, Source, Structure
 
 PROVIDER_PREFIX = "atlas2d"
@@ -82,21 +83,6 @@ def _method_matches(method: str) -> ColumnElement[bool]:
     return PropertyValue.method == method
 
 
-class _FetchedMatrix(TypeDecorator):
-    """A float matrix column whose values come back as psycopg parsed them (nested lists).
-
-    SQLAlchemy's ARRAY walks every element of a fetched array to apply its item type, which
-    for a page of 20 structures with their site positions is thousands of calls per request
-    that change nothing: psycopg already returns lists of floats.
-    """
-
-    impl = ARRAY(Float, dimensions=2)
-    cache_ok = True
-
-    def result_processor(self, dialect: object, coltype: object) -> None:
-        return None
-
-
 def _structures() -> Subquery:
     gap_methods = BAND_GAP_PREFERENCE
     columns: dict[str, ColumnElement] = {
@@ -113,8 +99,8 @@ def _structures() -> Subquery:
         "chemical_formula_anonymous": Structure.chemical_formula_anonymous,
         "dimension_types": Structure.dimension_types,
         "nperiodic_dimensions": Structure.nperiodic_dimensions,
-        "lattice_vectors": type_coerce(Structure.lattice_vectors, _FetchedMatrix),
-        "cartesian_site_positions": type_coerce(Structure.cartesian_site_positions, _FetchedMatrix),
+        "lattice_vectors": fetched(Structure.lattice_vectors),
+        "cartesian_site_positions": fetched(Structure.cartesian_site_positions),
         "nsites": Structure.nsites,
         "species_at_sites": Structure.species_at_sites,
         "species": Structure.elements,
