@@ -209,7 +209,7 @@ def compute_missing_invariants(
                 {
                     "entry_id": row[0],
                     "amd": inv.amd.astype(np.float32),
-                    "pdd": inv.pdd.to_json(),
+                    "pdd": inv.pdd.to_bytes(),
                     "invariants_version": INVARIANTS_VERSION,
                 }
                 for row, inv in zip(rows, found, strict=True)
@@ -277,7 +277,7 @@ def load_pdds(session: Session, entry_ids: Iterable[int]) -> dict[int, PDD]:
     """Stored PDDs by entry id."""
     ids = sorted(set(entry_ids))
     rows = session.execute(select(Structure.entry_id, Structure.pdd).where(Structure.entry_id.in_(ids))).all()
-    return {entry_id: PDD.from_json(data) for entry_id, data in rows if data is not None}
+    return {entry_id: PDD.from_bytes(data) for entry_id, data in rows if data is not None}
 
 
 def run_dedup(
@@ -456,10 +456,10 @@ def _near_candidates(
         .limit(neighbours)
     ).all()
     decided = {(a if b == entry_id else b): action for a, b, action, _ in overrides}
-    mine = PDD.from_json(own.pdd)
+    mine = PDD.from_bytes(own.pdd)
     found = []
     for other, source, key, formula, other_material, data, amd_gap in rows:
-        distance = pdd_distance(mine, PDD.from_json(data)) if data is not None else None
+        distance = pdd_distance(mine, PDD.from_bytes(data)) if data is not None else None
         merged = material_id is not None and other_material == material_id
         if other in decided:
             reason = f"curator override: {decided[other]}"

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -157,7 +158,7 @@ class Structure(Base):
     vacuum: Mapped[float] = mapped_column(Float)
     area: Mapped[float] = mapped_column(Float)
     amd: Mapped[list[float] | None] = mapped_column(Vector(AMD_K))
-    pdd: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    pdd: Mapped[bytes | None] = mapped_column(LargeBinary)
     invariants_version: Mapped[str | None] = mapped_column(Text)
 
     entry: Mapped[Entry] = relationship(back_populates="structure")

@@ -135,9 +135,9 @@ def test_neighbour_search_matches_brute_force_including_a_rare_element() -> None
         np.testing.assert_allclose(resolved, expected_resolved, atol=1e-3)
 
 
-def test_pdd_json_round_trip_and_incomparable_elements() -> None:
+def test_pdd_bytes_round_trip_and_incomparable_elements() -> None:
     first, second = pdd(REAL[0]), pdd(REAL[1])
-    again = PDD.from_json(first.to_json())
+    again = PDD.from_bytes(first.to_bytes())
     assert pdd_distance(first, again) < 1e-4
     assert again.elements == first.elements
     if first.elements != second.elements:

@@ -35,6 +35,19 @@ def test_migrations_run_forward_on_empty_database_and_are_idempotent(store_url: 
     assert {("structure", "amd"), ("band_structure", "fingerprint")} <= set(map(tuple, vector_columns))
 
 
+def test_models_match_the_migrations(store_url: str) -> None:
+    """A model change without its migration (or the reverse) shows up as an autogenerate diff."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from schema.models import Base
+
+    engine = make_engine(store_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
 def test_reader_role_can_select_but_not_write(store_url: str) -> None:
     reader = make_engine(store_url, readonly=True)
     with reader.connect() as conn:
