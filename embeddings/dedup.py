@@ -50,8 +50,9 @@ stackings, swapped sites) start at 0.41 Å. 0.2 Å sits between them, about a fa
 """
 
 BOUND_SLACK = 1e-3
-"""Å. Margin on the AMD lower bound of the EMD for float32 storage and PDD rounding (both
-below 1e-4 Å), so the bound never skips a pair the EMD would merge."""
+"""Å. Margin on the AMD lower bound of the EMD for float32 storage and for PDD rows merged
+within the invariants' collapse tolerance (1e-4 Å), so the bound never skips a pair the EMD
+would merge."""
 
 CANDIDATE_NEIGHBOURS = 10
 """AMD nearest neighbours per structure considered as candidate duplicates."""
@@ -175,6 +176,11 @@ class ConstrainedUnionFind:
         return sorted((sorted(m) for m in self.members.values()), key=lambda m: m[0])
 
 
+_AMD_INDEX = next(index for index in Structure.__table__.indexes if index.name == "ix_structure_amd_hnsw")
+"""The HNSW index on ``structure.amd`` as the model declares it (created if missing, e.g.
+after a bulk run that was interrupted between dropping and building it)."""
+
+
 def compute_missing_invariants(
     session: Session,
     device: str = "auto",
@@ -221,11 +227,6 @@ def compute_missing_invariants(
     session.execute(CreateIndex(_AMD_INDEX, if_not_exists=True))
     session.commit()
     return len(ids)
-
-
-_AMD_INDEX = next(index for index in Structure.__table__.indexes if index.name == "ix_structure_amd_hnsw")
-"""The HNSW index on ``structure.amd`` as the model declares it (created if missing, e.g.
-after a bulk run that was interrupted between dropping and building it)."""
 
 
 def count_missing_invariants(session: Session) -> int:
