@@ -252,7 +252,7 @@ class _Cloud:
     @classmethod
     def around(cls, motif: Motif, radius: float, spread: float) -> _Cloud:
         """Images within ``radius`` of the centre; the motif itself (untranslated) comes first, in order."""
-        centre = motif.positions[:, :2].mean(axis=0)
+        centre = _centre(motif)
         translations = _translations(motif.lattice, radius + spread)
         points = (translations[:, None, :] + motif.positions[None, :, :]).reshape(-1, 3)
         atoms = np.tile(np.arange(len(motif.positions)), len(translations))
@@ -357,10 +357,14 @@ def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def _centre(motif: Motif) -> np.ndarray:
+    """The motif's in-plane centre (mean position): what clouds and their exactness check share."""
+    return motif.positions[:, :2].mean(axis=0)
+
+
 def _spread(motif: Motif) -> float:
-    """Largest in-plane distance of a motif atom from the motif's centre (mean position)."""
-    xy = motif.positions[:, :2]
-    return float(np.linalg.norm(xy - xy.mean(axis=0), axis=1).max())
+    """Largest in-plane distance of a motif atom from ``_centre``."""
+    return float(np.linalg.norm(motif.positions[:, :2] - _centre(motif), axis=1).max())
 
 
 def _initial_radius(motif: Motif, k: int, spread: float) -> float:
@@ -442,7 +446,7 @@ def _batch_distances(
     width = min(max(k, k_element), n_max)
     nearest, order = torch.topk(distances, width, dim=2, largest=False, sorted=True)
     near_kinds = torch.gather(kinds[:, None, :].expand(-1, m_max, -1), 2, order)
-    has_element = torch.tensor([[e < len(found) for e in range(n_elements)] for found in element_lists], device=device)
+    has_element = torch.tensor([[e < len(own) for e in range(n_elements)] for own in element_lists], device=device)
     blocks = [
         _element_block(distances, nearest, near_kinds, kinds, e, has_element[:, e], min(k_element, n_max))
         for e in range(n_elements)
