@@ -71,6 +71,8 @@ def write_records(
     material at all (a generated lattice model), which must not appear in material listings.
     """
     counts = WriteCounts()
+    if not records:
+        return counts
     keys = [r.source_key for r in records]
     existing = {
         row.source_key: row
