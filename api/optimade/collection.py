@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from contextvars import ContextVar
 from typing import Any
 
 from optimade.exceptions import BadRequest, NotFound, NotImplementedResponse
@@ -40,9 +41,20 @@ class PostgresCollection(EntryCollection):
         super().__init__(resource_cls, resource_mapper, transformer=None, config=config)  # type: ignore[arg-type]
         self.resource = resource
         self.engine = engine
+        self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
 
     def __len__(self) -> int:
-        return self.count(filter=true())
+        """All entries: the response's ``data_available``.
+
+        The reference router asks for it right after ``find``, whose count statement has
+        already counted them; that count is taken (once) instead of another round trip. The
+        context variable is private to the request: each runs in its own copy of the context.
+        """
+        counted = self._available.get()
+        if counted is None:
+            return self.count(filter=true())
+        self._available.set(None)
+        return counted
 
     def insert(self, data: list[EntryResource | dict]) -> None:
         """The API is read-only: entries enter the store through ``atlas2d ingest``."""
@@ -97,10 +109,14 @@ class PostgresCollection(EntryCollection):
             .limit(criteria["limit"])
             .offset(skip)
         )
-        counting = select(func.count()).select_from(selectable).where(criteria["filter"])
+        counting = select(
+            select(func.count()).select_from(selectable).where(criteria["filter"]).scalar_subquery(),
+            select(func.count()).select_from(selectable).scalar_subquery(),
+        )
         page, counted = self._rows(statement, counting)
         rows = [self._document(dict(row._mapping)) for row in page]
-        data_returned = counted[0][0]
+        data_returned, available = counted[0]
+        self._available.set(available)
         return rows, data_returned, skip + len(rows) < data_returned and not single_entry
 
     def _columns(self, response_fields: set[str]) -> list[str]:

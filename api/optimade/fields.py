@@ -8,7 +8,8 @@ band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
 
 ``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
 filter, a sort and a page are a single SQL statement; scalar subqueries for the property
-values are only evaluated when a filter, sort or response asks for them.
+values are only evaluated when a filter, sort or response asks for them. Each selectable is
+built with SQLAlchemy and then frozen into SQL text (``_frozen``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import ColumnElement, Text, case, cast, false, func, literal, null, select
+from sqlalchemy import ColumnElement, Select, Text, case, cast, column, false, func, literal, null, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Subquery
 
@@ -83,6 +85,20 @@ def _method_matches(method: str) -> ColumnElement[bool]:
     return PropertyValue.method == method
 
 
+def _frozen(query: Select, name: str) -> Subquery:
+    """``query`` compiled once to PostgreSQL text (constants inline), as a named subquery
+    with the same typed columns.
+
+    Every statement over the structures selectable otherwise walks its eight property
+    subqueries again to build SQLAlchemy's cache key, and sends their 33 constants as bound
+    parameters; frozen, a no-hit request's two statements cost 3-4 ms less. The constants
+    are atlas2d's own (property names, methods, ranks), never a user's input.
+    """
+    sql = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    columns = (column(c.name, c.type) for c in query.selected_columns)
+    return text(str(sql)).columns(*columns).subquery(name)
+
+
 def _structures() -> Subquery:
     gap_methods = BAND_GAP_PREFERENCE
     columns: dict[str, ColumnElement] = {
@@ -127,13 +143,13 @@ def _structures() -> Subquery:
     # PostgreSQL drops an outer join to a unique key whose columns a query never uses, so a
     # count over structure columns scans one table instead of joining three. ``entry_pk`` is
     # structure.entry_id for the same reason: its primary-key index serves ORDER BY … LIMIT.
-    return (
-        select(*(column.label(name) for name, column in columns.items()))
+    query = (
+        select(*(value.label(name) for name, value in columns.items()))
         .select_from(Structure)
         .outerjoin(Entry, Entry.id == Structure.entry_id)
         .outerjoin(Source, Source.id == Entry.source_id)
-        .subquery("optimade_structures")
     )
+    return _frozen(query, "optimade_structures")
 
 
 STRUCTURES: Subquery = _structures()
@@ -247,14 +263,15 @@ STRUCTURE_RESOURCE = Resource(
 
 def _references() -> Subquery:
     """Each source database is a reference: its title, URL and how to cite it."""
-    return select(
+    query = select(
         Source.name.label("id"),
         literal("references").label("type"),
         Source.title.label("title"),
         Source.url.label("url"),
         Source.citation.label("note"),
         Source.id.label("source_pk"),
-    ).subquery("optimade_references")
+    )
+    return _frozen(query, "optimade_references")
 
 
 REFERENCE_RESOURCE = Resource(
@@ -276,11 +293,8 @@ REFERENCE_RESOURCE = Resource(
 
 def _links() -> Subquery:
     """atlas2d is a single database without child databases: the links table is empty."""
-    return (
-        select(literal("").label("id"), literal("links").label("type"), literal(0).label("link_pk"))
-        .where(false())
-        .subquery("optimade_links")
-    )
+    query = select(literal("").label("id"), literal("links").label("type"), literal(0).label("link_pk")).where(false())
+    return _frozen(query, "optimade_links")
 
 
 LINK_RESOURCE = Resource(

@@ -87,6 +87,22 @@ def test_pagination_visits_every_entry_once(server: str, store: Store) -> None:
     assert [item["id"] for item in by_number["data"]] == seen[7:14]
 
 
+def test_data_available_counts_every_entry_whatever_the_filter(server: str, store: Store) -> None:
+    some_id = sorted(store[1])[0]
+    elements = store[1][some_id].elements
+    requests = [
+        ("/v1/structures", {"filter": f'elements HAS "{elements[0]}"'}),
+        ("/v1/structures", {"filter": 'id = "no/such-entry"'}),
+        ("/v1/structures", {}),
+        (f"/v1/structures/{some_id}", {}),
+    ]
+    for path, params in requests:
+        meta = get(server, path, **params).json()["meta"]
+        assert meta["data_available"] == len(store[1]), (path, params)
+    references = get(server, "/v1/references").json()
+    assert references["meta"]["data_available"] == len(references["data"]) >= 1
+
+
 def test_page_limit_above_maximum_is_403(server: str) -> None:
     response = get(server, "/v1/structures", page_limit=str(PAGE_LIMIT_MAX + 1))
     assert response.status_code == 403
