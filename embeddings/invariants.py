@@ -252,11 +252,11 @@ class _Cloud:
     @classmethod
     def around(cls, motif: Motif, radius: float, spread: float) -> _Cloud:
         """Images within ``radius`` of the centre; the motif itself (untranslated) comes first, in order."""
-        centre = _centre(motif)
         translations = _translations(motif.lattice, radius + spread)
         points = (translations[:, None, :] + motif.positions[None, :, :]).reshape(-1, 3)
         atoms = np.tile(np.arange(len(motif.positions)), len(translations))
-        keep = np.linalg.norm(points[:, :2] - centre, axis=1) <= radius
+        offsets = points[:, :2] - _centre(motif)
+        keep = np.einsum("ij,ij->i", offsets, offsets) <= radius * radius
         return cls(points=points[keep], atoms=atoms[keep])
 
 
@@ -380,17 +380,21 @@ def _initial_radius(motif: Motif, k: int, spread: float) -> float:
 
 
 def _translations(lattice: np.ndarray, radius: float) -> np.ndarray:
-    """All in-plane lattice translations u·a + v·b no longer than ``radius``, origin first."""
-    area = abs(np.linalg.det(lattice[:, :2]))
-    nu = int(np.ceil(radius * np.linalg.norm(lattice[1]) / area))
-    nv = int(np.ceil(radius * np.linalg.norm(lattice[0]) / area))
-    u, v = np.meshgrid(np.arange(-nu, nu + 1), np.arange(-nv, nv + 1), indexing="ij")
-    coefficients = np.stack([u.ravel(), v.ravel()], axis=1).astype(float)
-    vectors = coefficients @ lattice
-    lengths = np.linalg.norm(vectors, axis=1)
-    keep = lengths <= radius
-    vectors, lengths = vectors[keep], lengths[keep]
-    return vectors[np.argsort(lengths, kind="stable")]
+    """All in-plane lattice translations u·a + v·b no longer than ``radius``, origin first.
+
+    Squared lengths and a plain grid instead of ``norm``/``meshgrid``: this runs once per
+    structure, where numpy's per-call overhead is most of the cost.
+    """
+    a, b = lattice[0], lattice[1]
+    area = abs(a[0] * b[1] - a[1] * b[0])
+    nu = int(np.ceil(radius * np.sqrt(b @ b) / area))
+    nv = int(np.ceil(radius * np.sqrt(a @ a) / area))
+    u = np.arange(-nu, nu + 1, dtype=float)
+    v = np.arange(-nv, nv + 1, dtype=float)
+    vectors = (u[:, None, None] * a + v[None, :, None] * b).reshape(-1, 3)
+    keep = np.einsum("ij,ij->i", vectors, vectors) <= radius * radius
+    keep[nu * (2 * nv + 1) + nv] = False
+    return np.concatenate([np.zeros((1, 3)), vectors[keep]])
 
 
 def _batches(jobs: list[tuple[int, _Cloud]], motifs: Sequence[Motif]) -> list[list[tuple[int, _Cloud]]]:
