@@ -12,7 +12,10 @@ also given split: invariants are computed once per structure and cached in the s
 a re-run (after new entries or overrides) pays only the second part. StructureMatcher runs
 ``group_structures`` with its default tolerances on the same structures. Agreement is
 over all pairs of structures with the same reduced formula (the only pairs either could
-group): the share on which both say "same" or both say "different".
+group): the share on which both say "same" or both say "different". Pairs made of one
+original and its changed copies (or two copies of one original) are the same structure by
+construction; how many of them each method groups is reported too, as a check against the
+truth rather than against each other.
 
 Usage: python -m benchmarks.dedup [--quick] [--n 2000] [--json PATH]
 """
@@ -43,6 +46,9 @@ from tests.sample_data import poscar_structures, seed_store, structure_record
 COPY_SHARE = 0.3
 """Part of the set that is changed copies of other members."""
 
+CHANGES = ("supercell", "rotated", "noisy")
+"""How each changed copy differs from its original (the last part of the copy's key)."""
+
 
 def structures(n: int, max_sites: int, seed: int = 1) -> list[tuple[str, Structure]]:
     """``n`` structures: real ones first, then changed copies of the first of them."""
@@ -51,16 +57,16 @@ def structures(n: int, max_sites: int, seed: int = 1) -> list[tuple[str, Structu
     originals = list(poscar_structures(n - copies, max_sites))
     if len(originals) < n - copies:
         raise SystemExit(f"only {len(originals)} poscar2d structures have at most {max_sites} sites")
-    changes = (
-        ("supercell", lambda s: supercell(s, 2, 1)),
-        ("rotated", lambda s: rotated(permuted(s, rng), rng)),
-        ("noisy", lambda s: noisy(s, rng, 0.01, 0.03)),
-    )
+    changes = {
+        "supercell": lambda s: supercell(s, 2, 1),
+        "rotated": lambda s: rotated(permuted(s, rng), rng),
+        "noisy": lambda s: noisy(s, rng, 0.01, 0.03),
+    }
     made = []
     for i in range(copies):
-        name, original = originals[i // len(changes)]
-        label, change = changes[i % len(changes)]
-        made.append((f"{name}/{label}", change(original)))
+        name, structure = originals[i // len(CHANGES)]
+        label = CHANGES[i % len(CHANGES)]
+        made.append((f"{name}/{label}", changes[label](structure)))
     return originals + made
 
 
@@ -100,12 +106,19 @@ def run_structurematcher(items: list[tuple[str, Structure]]) -> tuple[float, dic
     return elapsed, {s.properties["key"]: g for g, group in enumerate(groups) for s in group}
 
 
+def original(key: str) -> str:
+    """The key of the real structure that ``key`` is a changed copy of (itself for originals)."""
+    name, _, label = key.rpartition("/")
+    return name if label in CHANGES else key
+
+
 def agreement(items: list[tuple[str, Structure]], ours: dict[str, int], theirs: dict[str, int]) -> dict[str, float]:
-    """Pairwise agreement over same-formula pairs, and how the disagreements split."""
+    """Pairwise agreement over same-formula pairs, how the disagreements split, and how many
+    pairs known to be duplicates (copies of one original) each method grouped."""
     by_formula: dict[str, list[str]] = {}
     for key, structure in items:
         by_formula.setdefault(structure.composition.reduced_formula, []).append(key)
-    both = only_ours = only_theirs = neither = 0
+    both = only_ours = only_theirs = neither = copies = copies_ours = copies_theirs = 0
     for keys in by_formula.values():
         for a, b in combinations(keys, 2):
             mine, other = ours[a] == ours[b], theirs[a] == theirs[b]
@@ -113,6 +126,10 @@ def agreement(items: list[tuple[str, Structure]], ours: dict[str, int], theirs: 
             only_ours += mine and not other
             only_theirs += other and not mine
             neither += not mine and not other
+            if original(a) == original(b):
+                copies += 1
+                copies_ours += mine
+                copies_theirs += other
     pairs = both + only_ours + only_theirs + neither
     return {
         "same_formula_pairs": pairs,
@@ -120,6 +137,9 @@ def agreement(items: list[tuple[str, Structure]], ours: dict[str, int], theirs: 
         "pairs_grouped_only_by_atlas2d": only_ours,
         "pairs_grouped_only_by_structurematcher": only_theirs,
         "pair_agreement": (both + neither) / pairs if pairs else 1.0,
+        "known_duplicate_pairs": copies,
+        "known_duplicate_pairs_grouped_by_atlas2d": copies_ours,
+        "known_duplicate_pairs_grouped_by_structurematcher": copies_theirs,
     }
 
 
