@@ -2,8 +2,9 @@
 
 The reference server's routers, query-parameter checks, response models and JSON:API error
 handlers are reused as they are; only the collection behind them changes. A request becomes
-one SQL statement for the page and one for the count, over the ``Resource``'s selectable,
-with the filter from ``api.optimade.filter`` (bound parameters only).
+one SQL statement for the page and one for the counts (matching entries and all entries),
+over the ``Resource``'s selectable, with the filter from ``api.optimade.filter`` (bound
+parameters only).
 """
 
 from __future__ import annotations
