@@ -183,6 +183,11 @@ _AMD_INDEX = next(index for index in Structure.__table__.indexes if index.name =
 after a bulk run that was interrupted between dropping and building it)."""
 
 
+def _stale() -> ColumnElement[bool]:
+    """Structures without current invariants: none yet, or computed by another definition."""
+    return Structure.invariants_version.is_distinct_from(INVARIANTS_VERSION) | Structure.amd.is_(None)
+
+
 def compute_missing_invariants(
     session: Session,
     device: str = "auto",
@@ -194,8 +199,7 @@ def compute_missing_invariants(
     A structure counts as missing when its ``invariants_version`` differs from this code's,
     so changing the invariant definition recomputes everything once.
     """
-    stale = (Structure.invariants_version.is_distinct_from(INVARIANTS_VERSION)) | Structure.amd.is_(None)
-    ids = session.execute(select(Structure.entry_id).where(stale).order_by(Structure.entry_id)).scalars().all()
+    ids = session.execute(select(Structure.entry_id).where(_stale()).order_by(Structure.entry_id)).scalars().all()
     if len(ids) >= BULK_REINDEX:
         session.execute(DropIndex(_AMD_INDEX, if_exists=True))
         session.commit()
@@ -234,8 +238,7 @@ def compute_missing_invariants(
 
 def count_missing_invariants(session: Session) -> int:
     """How many structures ``compute_missing_invariants`` would compute."""
-    stale = (Structure.invariants_version.is_distinct_from(INVARIANTS_VERSION)) | Structure.amd.is_(None)
-    return session.execute(select(func.count()).select_from(Structure).where(stale)).scalar_one()
+    return session.execute(select(func.count()).select_from(Structure).where(_stale())).scalar_one()
 
 
 def candidate_pairs(session: Session, neighbours: int = CANDIDATE_NEIGHBOURS) -> list[tuple[int, int, float]]:
