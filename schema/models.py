@@ -139,6 +139,8 @@ class Structure(Base):
         Index(
             "ix_structure_amd_hnsw", "amd", postgresql_using="hnsw", postgresql_ops={"amd": "vector_l2_ops"}
         ),
+        Index("ix_structure_elements_gin", "elements", postgresql_using="gin"),
+        Index("ix_structure_species_at_sites_gin", "species_at_sites", postgresql_using="gin"),
     )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
