@@ -3,7 +3,8 @@
 It is the ``optimade`` reference server's application (its routers, pydantic response models,
 middleware and JSON:API error handlers, so the behaviour the validator checks is the
 reference behaviour) with the MongoDB collections replaced by ``PostgresCollection``s that
-read the store through the read-only ``atlas2d_reader`` role.
+read the store through the read-only ``atlas2d_reader`` role, and the entry routes'
+responses encoded in one pass (``api.optimade.routes``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
 
     from api.optimade import similar
     from api.optimade.collection import PostgresCollection
+    from api.optimade.routes import serve_entries_first
 
     config = server_config(base_url)
     app = create_reference_app(config, logger_tag="atlas2d")
@@ -106,5 +108,6 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
         "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),
         "links": PostgresCollection(LINK_RESOURCE, LinksResource, LinksMapper(config), config, engine),
     }
+    serve_entries_first(app)
     app.include_router(similar.router(reader_engine(database_url)))
     return app
