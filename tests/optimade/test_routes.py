@@ -47,7 +47,6 @@ def clients(store: tuple[str, Any]) -> tuple[TestClient, TestClient]:
     return TestClient(create_app(url)), TestClient(reference)
 
 
-@pytest.mark.filterwarnings("ignore::optimade.warnings.QueryParamNotUsed")
 def test_entry_routes_answer_as_the_reference_routes(
     clients: tuple[TestClient, TestClient], store: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
