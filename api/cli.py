@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from api.commands import dedup, demo, export, federate, fingerprint, graph, ingest, serve, similar, store
+from atlas2d.api.commands import (
+    dedup,
+    demo,
+    export,
+    federate,
+    fingerprint,
+    graph,
+    ingest,
+    serve,
+    similar,
+    store,
+)
 
 app = typer.Typer(
     name="atlas2d",

@@ -35,13 +35,17 @@ from pymatgen.core import Structure
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from embeddings.dedup import DEFAULT_TOLERANCE, compute_missing_invariants, run_dedup
-from embeddings.invariants import invariants, resolve_device
-from schema.database import _embedded_server, make_engine, start_embedded
-from schema.migrate import upgrade
-from schema.models import Entry
-from tests.dedup_labelled import noisy, permuted, rotated, supercell
-from tests.sample_data import poscar_structures, seed_store, structure_record
+from atlas2d.embeddings.structure.dedup import (
+    DEFAULT_TOLERANCE,
+    compute_missing_invariants,
+    run_dedup,
+)
+from atlas2d.embeddings.structure.invariants import invariants, resolve_device
+from atlas2d.schema.database import embedded_server, make_engine, start_embedded
+from atlas2d.schema.migrate import upgrade
+from atlas2d.schema.models import Entry
+from atlas2d.testdata.labelled import noisy, permuted, rotated, supercell
+from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
 COPY_SHARE = 0.3
 """Part of the set that is changed copies of other members."""
@@ -89,7 +93,7 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[
             clustered = time.perf_counter()
             material = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
         engine.dispose()
-        _embedded_server(pgdata.resolve()).stop()
+        embedded_server(pgdata.resolve()).stop()
     return computed - began, clustered - computed, material
 
 

@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BASE_STRUCTURES = 50
 
@@ -43,10 +40,10 @@ def build_store(url: str, materials: int) -> None:
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
-    from ingest.records import Value
-    from schema.database import make_engine
-    from schema.migrate import upgrade
-    from tests.sample_data import poscar_structures, seed_store, structure_record
+    from atlas2d.ingest.records import Value
+    from atlas2d.schema.database import make_engine
+    from atlas2d.schema.migrate import upgrade
+    from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
     engine = make_engine(url)
     upgrade(engine)
@@ -93,9 +90,13 @@ def build_store(url: str, materials: int) -> None:
 
 def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, float], seed: int) -> int:
     """The peer: fetch every row, build every document, then write (memory grows with N)."""
-    from api.exports.jsonld import material_document
-    from api.exports.splits import assign_split
-    from api.exports.training_set import _entry, _properties, entries_by_material
+    from atlas2d.api.exports.jsonld import material_document
+    from atlas2d.api.exports.splits import assign_split
+    from atlas2d.api.exports.training_set import (
+        _entry,
+        _properties,
+        entries_by_material,
+    )
 
     rows = conn.execute(entries_by_material()).all()
     properties = _properties(conn, [r.id for r in rows])
@@ -111,8 +112,8 @@ def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, flo
 
 
 def _run(kind: str, url: str, out: str, queue: Any) -> None:
-    from api.exports.training_set import export_training_set
-    from schema.database import make_engine
+    from atlas2d.api.exports.training_set import export_training_set
+    from atlas2d.schema.database import make_engine
 
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -147,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     materials = 2000 if args.quick else args.materials
 
-    from schema.database import start_embedded
+    from atlas2d.schema.database import start_embedded
 
     with tempfile.TemporaryDirectory(prefix="atlas2d-bench-") as tmp:
         url = start_embedded(Path(tmp) / "pgdata", database="bench_export")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,11 +24,9 @@ import numpy as np
 import psycopg
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from embeddings.bands import load_model, rasterise  # noqa: E402
-from embeddings.tight_binding import generate  # noqa: E402
-from schema.database import start_embedded  # noqa: E402
+from atlas2d.embeddings.bands.model import load_model, rasterise
+from atlas2d.ingest.sources.tight_binding import generate
+from atlas2d.schema.database import start_embedded
 
 K = 10
 NOISE = 0.05

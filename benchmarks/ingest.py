@@ -16,22 +16,19 @@ import copy
 import csv
 import io
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import create_engine, text
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from api.console import print_table  # noqa: E402
-from ingest.pipeline import ingest_files  # noqa: E402
-from ingest.samples import SAMPLES  # noqa: E402
-from ingest.sources import ADAPTERS  # noqa: E402
-from schema.database import _sqlalchemy_url, make_engine, start_embedded  # noqa: E402
-from schema.migrate import upgrade  # noqa: E402
+from atlas2d.api.console import print_table
+from atlas2d.ingest.pipeline import ingest_files
+from atlas2d.ingest.samples import SAMPLES
+from atlas2d.ingest.sources import ADAPTERS
+from atlas2d.schema.database import make_engine, sqlalchemy_url, start_embedded
+from atlas2d.schema.migrate import upgrade
 
 TARGET_2DMATPEDIA_PER_S = 1000.0
 
@@ -94,7 +91,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         url = start_embedded(Path(tmp) / "pgdata", database="postgres")
-        admin = create_engine(_sqlalchemy_url(url), isolation_level="AUTOCOMMIT")
+        admin = create_engine(sqlalchemy_url(url), isolation_level="AUTOCOMMIT")
         for source, (build, name) in BUILDERS.items():
             path = Path(tmp) / f"{source}-{name}"
             build(n, path)

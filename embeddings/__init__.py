@@ -1,1 +1,1 @@
-"""Embeddings of the store's records: isometry invariants of structures (dedup, similarity)."""
+"""Embeddings of the store's records: structure invariants (``structure``) and band fingerprints (``bands``)."""

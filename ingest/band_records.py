@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.records import Record
+from atlas2d.ingest.records import Record
 
 MIN_POINTS_PER_SEGMENT = 2
 """A segment needs two k-points to have a direction and a length."""

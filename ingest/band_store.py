@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ingest.band_records import BandRecord
-from ingest.records import Rejected, SourceInfo
-from ingest.store import ensure_source, quarantine, write_records
-from schema.models import BandStructure, Entry
+from atlas2d.ingest.band_records import BandRecord
+from atlas2d.ingest.records import Rejected, SourceInfo
+from atlas2d.ingest.store import ensure_source, quarantine, write_records
+from atlas2d.schema.models import BandStructure, Entry
 
 
 @dataclass

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import math
 import string
-from collections import Counter
-from dataclasses import dataclass
 from functools import cache, reduce
 
 import numpy as np
+from pymatgen.core import Element, Structure
 from scipy.spatial.distance import pdist
-from pymatgen.core import Element, Lattice, Structure
 
-from ingest.records import Layer, Value
+from atlas2d.ingest.records import Layer, Value
 
 PROPERTY_UNITS: dict[str, str | None] = {
     "band_gap": "eV",

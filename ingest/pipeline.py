@@ -2,7 +2,7 @@
 
 Each batch (good records and rejected ones together) is one transaction, so a run killed
 halfway leaves whole batches behind and nothing half-written; because writing is
-idempotent (``ingest.store``), running the same command again finishes the job. A source id
+idempotent (``atlas2d.ingest.store``), running the same command again finishes the job. A source id
 seen twice in one run is a broken record (two records cannot both be that entry), so the
 second one is quarantined rather than silently overwriting the first.
 
@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ingest.records import Record, Rejected
-from ingest.sources import ADAPTERS, Adapter
-from ingest.store import ensure_source, quarantine, write_records
+from atlas2d.ingest.records import Record, Rejected
+from atlas2d.ingest.sources import ADAPTERS, Adapter
+from atlas2d.ingest.store import ensure_source, quarantine, write_records
 
 BATCH_SIZE = 500
 """Records per transaction: large enough to amortise round trips, small enough to lose little."""

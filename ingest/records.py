@@ -16,7 +16,6 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 
-
 @dataclass(frozen=True)
 class SourceInfo:
     """What the ``source`` table records about a database or data set."""
@@ -31,7 +30,7 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class Value:
-    """One harmonized property value (names and units: ``ingest.harmonize``)."""
+    """One harmonized property value (names and units: ``atlas2d.ingest.harmonize``)."""
 
     name: str
     value: float | None

@@ -19,12 +19,20 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from ingest.harmonize import (
+from atlas2d.ingest.harmonize import (
     anonymous_formula,
     reduced_formula,
 )
-from ingest.records import Record, Rejected, SourceInfo
-from schema.models import Entry, EntryRevision, Material, PropertyValue, Quarantine, Source, Structure
+from atlas2d.ingest.records import Record, Rejected, SourceInfo
+from atlas2d.schema.models import (
+    Entry,
+    EntryRevision,
+    Material,
+    PropertyValue,
+    Quarantine,
+    Source,
+    Structure,
+)
 
 
 @dataclass

@@ -19,8 +19,16 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 from sqlalchemy import Connection, func, select
 
-from ontology.vocabulary import A2D, ID, PREFIXES, method_iri, property_class, slug, unit_iri
-from schema.models import Entry, Material, PropertyValue, Source, Structure
+from atlas2d.ontology.vocabulary import (
+    A2D,
+    ID,
+    PREFIXES,
+    method_iri,
+    property_class,
+    slug,
+    unit_iri,
+)
+from atlas2d.schema.models import Entry, Material, PropertyValue, Source, Structure
 
 Triple = tuple[URIRef | BNode, URIRef, URIRef | Literal]
 

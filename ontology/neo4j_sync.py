@@ -37,7 +37,7 @@ from neo4j.exceptions import Neo4jError
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
 
-from ontology.vocabulary import A2D
+from atlas2d.ontology.vocabulary import A2D
 
 DEFAULT_BATCH_BYTES = 3500
 """Largest batch message: below the 4 KiB Bolt messages FalkorDB 4.16 can take."""

@@ -14,7 +14,7 @@ from pyshacl import validate
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
 
-from ontology.vocabulary import SHAPES_PATH, ontology
+from atlas2d.ontology.vocabulary import SHAPES_PATH, ontology
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rdflib import Graph, Literal
 from rdflib.namespace import RDF, RDFS, XSD
 from rdflib.plugins.sparql import prepareQuery
 
-from ontology.vocabulary import PREFIXES
+from atlas2d.ontology.vocabulary import PREFIXES
 
 
 class SparqlError(ValueError):

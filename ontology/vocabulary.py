@@ -38,7 +38,7 @@ UNITS: dict[str, URIRef] = {
     "K": UNIT.K,
     "Å": UNIT.ANGSTROM,
 }
-"""Store unit strings (``ingest.harmonize.PROPERTY_UNITS``) -> QUDT or atlas2d unit IRIs."""
+"""Store unit strings (``atlas2d.ingest.harmonize.PROPERTY_UNITS``) -> QUDT or atlas2d unit IRIs."""
 
 METHODS: dict[str, URIRef] = {
     "PBE": A2D.PBE,

@@ -1,7 +1,12 @@
 """The harmonized store: models, connection and migrations (see README, "Data model")."""
 
-from schema.database import DatabaseError, database_url, make_engine, readonly_url
-from schema.models import (
+from atlas2d.schema.database import (
+    DatabaseError,
+    database_url,
+    make_engine,
+    readonly_url,
+)
+from atlas2d.schema.models import (
     AMD_K,
     FINGERPRINT_DIM,
     BandStructure,

@@ -14,14 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from schema.database import _sqlalchemy_url, make_engine, start_embedded
-from schema.migrate import upgrade
+from atlas2d.schema.database import clone_database, make_engine, start_embedded
+from atlas2d.schema.migrate import upgrade
+from atlas2d.testdata import REPO
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 TEMPLATE = "atlas2d_template"
 
 
@@ -44,12 +42,7 @@ def template_url(pg_root: Path) -> str:
 @pytest.fixture
 def store_url(template_url: str) -> Iterator[str]:
     """A fresh, migrated, empty store database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_sqlalchemy_url(template_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    yield template_url.replace(f"/{TEMPLATE}?", f"/{name}?")
-    admin.dispose()
+    yield clone_database(template_url, TEMPLATE, f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ def run_atlas2d(*args: str, timeout: float = 300, **env: str) -> subprocess.Comp
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ATLAS2D_")}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "api", *args], capture_output=True, text=True, env=clean, timeout=timeout, cwd=REPO
+        [sys.executable, "-m", "atlas2d", *args], capture_output=True, text=True, env=clean, timeout=timeout, cwd=REPO
     )
 
 

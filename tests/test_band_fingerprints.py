@@ -15,14 +15,23 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from embeddings.band_fingerprints import count_stale, fill_fingerprints
-from embeddings.band_search import BandSearchError, resolve_entry, similar_by_bands
-from embeddings.bands import FINGERPRINT_LENGTH, load_model, rasterise
-from embeddings.tight_binding import GENERATED_SOURCE, band_structure, generate, random_parameters
-from ingest.band_records import BandRecord, segments_from_json
-from ingest.band_store import write_band_records
-from ingest.records import Rejected
-from schema.models import BandStructure, Entry, Quarantine
+from atlas2d.embeddings.bands.model import FINGERPRINT_LENGTH, load_model, rasterise
+from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
+from atlas2d.embeddings.bands.search import (
+    BandSearchError,
+    resolve_entry,
+    similar_by_bands,
+)
+from atlas2d.ingest.band_records import BandRecord, segments_from_json
+from atlas2d.ingest.band_store import write_band_records
+from atlas2d.ingest.records import Rejected
+from atlas2d.ingest.sources.tight_binding import (
+    GENERATED_SOURCE,
+    band_structure,
+    generate,
+    random_parameters,
+)
+from atlas2d.schema.models import BandStructure, Entry, Quarantine
 
 HELD_OUT_SEED = 4242
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embeddings.bands import (
+from atlas2d.embeddings.bands.model import (
     ENERGY_PIXELS,
     ENERGY_WINDOW,
     SEGMENT_WIDTH,
@@ -13,8 +13,20 @@ from embeddings.bands import (
     rasterise,
     reference_energy,
 )
-from embeddings.tight_binding import FAMILIES, ORIGIN, band_structure, generate, lattice_of, random_parameters
-from ingest.band_records import BandDataError, Segment, segments_from_json, validate_segments
+from atlas2d.ingest.band_records import (
+    BandDataError,
+    Segment,
+    segments_from_json,
+    validate_segments,
+)
+from atlas2d.ingest.sources.tight_binding import (
+    FAMILIES,
+    ORIGIN,
+    band_structure,
+    generate,
+    lattice_of,
+    random_parameters,
+)
 
 
 def _params(family: str, seed: int = 0, **changes: object) -> dict:

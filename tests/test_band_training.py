@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from embeddings.band_training import TrainingSettings, save, train
-from embeddings.bands import load_model
+from atlas2d.embeddings.bands.model import load_model
+from atlas2d.embeddings.bands.training import TrainingSettings, save, train
 
 TINY = TrainingSettings(seed=3, n_per_family=2, epochs=1, batch_size=4)
 

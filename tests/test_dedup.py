@@ -10,13 +10,20 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api.commands import dedup as dedup_command
-from embeddings import dedup
-from embeddings.invariants import INVARIANTS_VERSION
-from ingest.records import SourceInfo
-from schema.models import ClusterOverride, Entry, Material, MergeEvidence, Source, Structure
-from tests.dedup_labelled import noisy, permuted, rotated, supercell, with_vacuum
-from tests.sample_data import poscar_structures, seed_store, structure_record
+from atlas2d.api.commands import dedup as dedup_command
+from atlas2d.embeddings.structure import dedup
+from atlas2d.embeddings.structure.invariants import INVARIANTS_VERSION
+from atlas2d.ingest.records import SourceInfo
+from atlas2d.schema.models import (
+    ClusterOverride,
+    Entry,
+    Material,
+    MergeEvidence,
+    Source,
+    Structure,
+)
+from atlas2d.testdata.labelled import noisy, permuted, rotated, supercell, with_vacuum
+from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
 OTHER = SourceInfo(name="variants-test", title="Constructed variants of poscar2d structures (test fixture)")
 

@@ -7,10 +7,10 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from embeddings.dedup import run_dedup
-from schema.models import Entry
-from tests.dedup_labelled import build
-from tests.sample_data import seed_store, structure_record
+from atlas2d.embeddings.structure.dedup import run_dedup
+from atlas2d.schema.models import Entry
+from atlas2d.testdata.labelled import build
+from atlas2d.testdata.poscar import seed_store, structure_record
 
 BASES = 60
 """poscar2d monolayers the set is built from (17 pairs each, plus MC2D's polymorph pairs)."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from schema.database import make_engine, start_embedded
-from schema.models import BandStructure, Entry, Quarantine, Source
+from atlas2d.schema.database import make_engine, start_embedded
+from atlas2d.schema.models import BandStructure, Entry, Quarantine, Source
 from tests.conftest import run_atlas2d
 
 

@@ -15,12 +15,12 @@ from rdflib.compare import isomorphic
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from api.exports.jsonld import CONTEXT
-from api.exports.splits import SPLIT_NAMES, assign_split, parse_fractions
-from api.exports.training_set import export_training_set
-from ontology.vocabulary import A2D, OPTIMADE
-from schema.models import Entry, Structure
-from tests.graph_data import seed_graph_store
+from atlas2d.api.exports.jsonld import CONTEXT
+from atlas2d.api.exports.splits import SPLIT_NAMES, assign_split, parse_fractions
+from atlas2d.api.exports.training_set import export_training_set
+from atlas2d.ontology.vocabulary import A2D, OPTIMADE
+from atlas2d.schema.models import Entry, Structure
+from atlas2d.testdata.graph import seed_graph_store
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from rdflib.namespace import RDF
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ontology.graph import build_graph
-from ontology.shacl import validate_graph
-from ontology.sparql import SparqlError, run_sparql
-from ontology.vocabulary import A2D, ID, ontology, property_classes
-from tests.graph_data import PBE_GAPS, seed_graph_store
+from atlas2d.ontology.graph import build_graph
+from atlas2d.ontology.shacl import validate_graph
+from atlas2d.ontology.sparql import SparqlError, run_sparql
+from atlas2d.ontology.vocabulary import A2D, ID, ontology, property_classes
+from atlas2d.testdata.graph import PBE_GAPS, seed_graph_store
 
 QUESTION_SPARQL = """
 SELECT DISTINCT ?id WHERE {
@@ -45,7 +45,7 @@ def graph(session: Session) -> Graph:
 
 
 def test_ontology_maps_every_store_property_name() -> None:
-    from ingest.harmonize import PROPERTY_UNITS
+    from atlas2d.ingest.harmonize import PROPERTY_UNITS
 
     assert set(property_classes()) == set(PROPERTY_UNITS)
     assert (A2D.BandGap, None, None) in ontology()

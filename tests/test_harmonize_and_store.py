@@ -10,11 +10,23 @@ from pymatgen.core import Lattice, Structure
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ingest.harmonize import HarmonizationError, anonymous_formula, reduced_formula, to_2d_convention
-from ingest.records import Record, Rejected, SourceInfo, Value
-from ingest.store import ensure_source, quarantine, write_records
-from schema.models import Entry, EntryRevision, Material, PropertyValue, Quarantine, Structure as StructureRow
-from tests.conftest import SHARED_DATA
+from atlas2d.ingest.harmonize import (
+    HarmonizationError,
+    anonymous_formula,
+    reduced_formula,
+    to_2d_convention,
+)
+from atlas2d.ingest.records import Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.store import ensure_source, quarantine, write_records
+from atlas2d.schema.models import (
+    Entry,
+    EntryRevision,
+    Material,
+    PropertyValue,
+    Quarantine,
+)
+from atlas2d.schema.models import Structure as StructureRow
+from atlas2d.testdata import SHARED_DATA
 
 MOS2 = Structure(
     Lattice.from_parameters(3.19, 3.19, 20.0, 90, 90, 120),

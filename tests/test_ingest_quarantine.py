@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest.pipeline import ingest_files
-from ingest.samples import SAMPLES
-from schema.database import make_engine
-from schema.models import Entry, Quarantine
+from atlas2d.ingest.pipeline import ingest_files
+from atlas2d.ingest.samples import SAMPLES
+from atlas2d.schema.database import make_engine
+from atlas2d.schema.models import Entry, Quarantine
 
 Breakage = Callable[[dict[str, Any]], Any]
 

@@ -14,11 +14,17 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ingest.pipeline import ingest_files
-from ingest.samples import SAMPLES, bundled
-from schema.database import make_engine
-from schema.models import Entry, EntryRevision, PropertyValue, Quarantine, Structure
-from tests.conftest import REPO
+from atlas2d.ingest.pipeline import ingest_files
+from atlas2d.ingest.samples import SAMPLES, bundled
+from atlas2d.schema.database import make_engine
+from atlas2d.schema.models import (
+    Entry,
+    EntryRevision,
+    PropertyValue,
+    Quarantine,
+    Structure,
+)
+from atlas2d.testdata import REPO
 
 MC2D_ITEMS = json.loads((SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json").read_text())
 
@@ -83,7 +89,7 @@ def test_a_killed_run_leaves_whole_batches_and_a_rerun_completes(store_url: str,
     path = tmp_path / "many.json"
     path.write_text(json.dumps(items))
     env = {**os.environ, "ATLAS2D_DATABASE_URL": store_url, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "api", "ingest", "mc2d", str(path), "--batch-size", "50"]
+    command = [sys.executable, "-m", "atlas2d", "ingest", "mc2d", str(path), "--batch-size", "50"]
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     engine = make_engine(store_url)
     deadline = time.monotonic() + 120

@@ -14,10 +14,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ingest.pipeline import ingest_files
-from ingest.samples import SAMPLES, bundled
-from schema.database import make_engine
-from schema.models import Entry, Material, PropertyValue, Quarantine, Source, Structure
+from atlas2d.ingest.pipeline import ingest_files
+from atlas2d.ingest.samples import SAMPLES, bundled
+from atlas2d.schema.database import make_engine
+from atlas2d.schema.models import (
+    Entry,
+    Material,
+    PropertyValue,
+    Quarantine,
+    Source,
+    Structure,
+)
 
 MC2D_FILE = SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json"
 C2DB_FILE = SAMPLES / "c2db" / "MoS2-165798ab5e18.structure.json"

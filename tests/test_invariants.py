@@ -7,10 +7,27 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from embeddings.invariants import PDD, Motif, amd, emd_lower_bound, invariants, pdd, pdd_distance, resolve_device
-from ingest.harmonize import HarmonizationError
-from tests.dedup_labelled import noisy, permuted, rotated, strained, supercell, swapped, with_vacuum
-from tests.sample_data import poscar_structures
+from atlas2d.embeddings.structure.invariants import (
+    PDD,
+    Motif,
+    amd,
+    emd_lower_bound,
+    invariants,
+    pdd,
+    pdd_distance,
+    resolve_device,
+)
+from atlas2d.ingest.harmonize import HarmonizationError
+from atlas2d.testdata.labelled import (
+    noisy,
+    permuted,
+    rotated,
+    strained,
+    supercell,
+    swapped,
+    with_vacuum,
+)
+from atlas2d.testdata.poscar import poscar_structures
 
 REAL = [s for _, s in poscar_structures(12, 24)]
 
@@ -123,7 +140,7 @@ def _brute_force(motif: Motif, k: int, k_element: int, reach: float) -> tuple[np
 def test_neighbour_search_matches_brute_force_including_a_rare_element() -> None:
     """Common elements are read off the blind nearest list; a rare one (one Se in 27 atoms)
     needs the masked search: both must equal a brute-force search."""
-    from embeddings.invariants import neighbour_distances
+    from atlas2d.embeddings.structure.invariants import neighbour_distances
 
     smallest = sorted(REAL, key=len)
     doped = supercell(smallest[0], 3, 3)
@@ -154,7 +171,7 @@ def test_single_atom_layer_and_explicit_cpu_device() -> None:
 def test_motif_from_stored_arrays_matches_structure() -> None:
     base = with_vacuum(REAL[2], 20.0)
     motif = Motif.from_arrays(base.lattice.matrix, base.cart_coords, [s.specie.symbol for s in base])
-    from embeddings.invariants import invariants_of_motifs
+    from atlas2d.embeddings.structure.invariants import invariants_of_motifs
 
     np.testing.assert_allclose(invariants_of_motifs([motif])[0].amd, invariants([base])[0].amd, atol=1e-4)
 
@@ -168,7 +185,10 @@ def test_bad_inputs_are_refused() -> None:
 
 
 def test_emd_assignment_matches_the_linear_program() -> None:
-    from embeddings.invariants import _transport_linprog, earth_movers_distance
+    from atlas2d.embeddings.structure.invariants import (
+        _transport_linprog,
+        earth_movers_distance,
+    )
 
     rng = np.random.default_rng(9)
     for _ in range(20):

@@ -14,10 +14,10 @@ from neo4j import Driver, GraphDatabase
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from ontology.graph import build_graph
-from ontology.neo4j_sync import read_server, sync
-from schema.models import Entry, PropertyValue
-from tests.graph_data import seed_graph_store
+from atlas2d.ontology.graph import build_graph
+from atlas2d.ontology.neo4j_sync import read_server, sync
+from atlas2d.schema.models import Entry, PropertyValue
+from atlas2d.testdata.graph import seed_graph_store
 
 LABEL_COUNTS_SQL = {
     "Material": "SELECT count(DISTINCT material_id) FROM entry",

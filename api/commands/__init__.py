@@ -1,1 +1,1 @@
-"""One module per group of ``atlas2d`` commands; ``api.cli`` registers them."""
+"""One module per group of ``atlas2d`` commands; ``atlas2d.api.cli`` registers them."""

@@ -10,11 +10,11 @@ import typer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.console import console, fail, print_table, progress
-from schema.database import DatabaseError, make_engine
+from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.schema.database import DatabaseError, make_engine
 
 DEFAULT_TOLERANCE = 0.2
-"""Å; equals ``embeddings.dedup.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
+"""Å; equals ``atlas2d.embeddings.structure.dedup.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
 
 app = typer.Typer(
     name="dedup",
@@ -84,7 +84,7 @@ def override(
     The decision replaces any earlier one for the same pair and applies from the next
     'atlas2d dedup' on, whatever the invariants say.
     """
-    from embeddings.dedup import set_override
+    from atlas2d.embeddings.structure.dedup import set_override
 
     with _session() as session:
         try:
@@ -111,7 +111,7 @@ def _session() -> Session:
 
 
 def _run(session: Session, tolerance: float, neighbours: int, device: str) -> None:
-    from embeddings.dedup import count_missing_invariants, run_dedup
+    from atlas2d.embeddings.structure.dedup import count_missing_invariants, run_dedup
 
     missing = count_missing_invariants(session)
     with progress() as bar:
@@ -137,7 +137,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
 
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:
-    from embeddings.dedup import explain
+    from atlas2d.embeddings.structure.dedup import explain
 
     try:
         found = explain(session, entry_id, tolerance=tolerance)
@@ -162,7 +162,7 @@ def _explain(session: Session, entry_id: int, tolerance: float) -> None:
 
 
 def _report(session: Session, include_same_source: bool, csv_path: Path | None) -> None:
-    from embeddings.dedup import report
+    from atlas2d.embeddings.structure.dedup import report
 
     rows = report(session, include_same_source)
     print_table(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.commands import dedup, fingerprint, graph, store
-from api.commands.ingest import print_summaries, run_ingest
-from ingest.samples import bundled
+from atlas2d.api.commands import dedup, fingerprint, graph, store
+from atlas2d.api.commands.ingest import print_summaries, run_ingest
+from atlas2d.ingest.samples import bundled
 
 GENERATED_PER_FAMILY = 10
 """Tight-binding band structures per lattice family the demo generates (no source has bands)."""

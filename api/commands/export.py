@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.console import console, fail, print_table, progress
+from atlas2d.api.console import console, fail, print_table, progress
 
 
 def export(
@@ -34,10 +34,10 @@ def export(
     from sqlalchemy import func, select
     from sqlalchemy.exc import DBAPIError
 
-    from api.exports.splits import parse_fractions
-    from api.exports.training_set import export_training_set
-    from schema.database import DatabaseError, make_engine
-    from schema.models import Entry
+    from atlas2d.api.exports.splits import parse_fractions
+    from atlas2d.api.exports.training_set import export_training_set
+    from atlas2d.schema.database import DatabaseError, make_engine
+    from atlas2d.schema.models import Entry
 
     try:
         fractions = parse_fractions(split)
@@ -45,8 +45,8 @@ def export(
         fail(str(exc))
     materials = None
     if filter_text is not None:
-        from api.optimade.fields import STRUCTURES
-        from api.optimade.filter import FilterError, filter_clause
+        from atlas2d.api.optimade.fields import STRUCTURES
+        from atlas2d.api.optimade.filter import FilterError, filter_clause
 
         try:
             materials = select(STRUCTURES.c.material_id).where(filter_clause(filter_text)).distinct()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.console import console, fail, print_table
+from atlas2d.api.console import console, fail, print_table
 
 
 def federate(
@@ -27,8 +27,8 @@ def federate(
 
     Providers that fail are reported; the others still answer. Example: atlas2d federate 'elements HAS ALL "Mo","S"' -p http://127.0.0.1:5000 -p http://127.0.0.1:5001 --output hits.json
     """
-    from api.optimade.federation import merge, search
-    from api.optimade.filter import FilterError, parse
+    from atlas2d.api.optimade.federation import merge, search
+    from atlas2d.api.optimade.filter import FilterError, parse
 
     try:
         parse(filter_text)

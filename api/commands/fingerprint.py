@@ -16,8 +16,8 @@ import typer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.console import console, fail, print_table, progress
-from schema.database import DatabaseError, make_engine
+from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.schema.database import DatabaseError, make_engine
 
 app = typer.Typer(
     help=(
@@ -44,7 +44,7 @@ def _session() -> Session:
 
 
 def _load(weights: Path | None, device: str):  # noqa: ANN202 - a FingerprintModel
-    from embeddings.bands import WEIGHTS, load_model
+    from atlas2d.embeddings.bands.model import WEIGHTS, load_model
 
     path = weights or WEIGHTS
     if not path.is_file():
@@ -73,7 +73,7 @@ def fill(
 
 def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
     """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
-    from embeddings.band_fingerprints import count_stale, fill_fingerprints
+    from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
 
     model = _load(weights, device)
     try:
@@ -102,8 +102,9 @@ def generate(
     in under the source 'tight-binding-generated' with provenance 'generated tight-binding',
     with no structure and no material; re-running with the same seed changes nothing.
     """
-    from embeddings.tight_binding import GENERATED_SOURCE, generate as generate_models
-    from ingest.band_store import write_band_records
+    from atlas2d.ingest.band_store import write_band_records
+    from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE
+    from atlas2d.ingest.sources.tight_binding import generate as generate_models
 
     models = generate_models(per_family, seed)
     try:
@@ -136,16 +137,17 @@ def train(
     generated models (another seed). The shipped weights were made with
     '--generated-only' and the defaults; their record is embeddings/weights/bands_cae.json.
     """
-    from embeddings.band_training import TrainingSettings, evaluate, save, train as train_model
-    from embeddings.bands import rasterise
-    from embeddings.tight_binding import generate as generate_models
-    from ingest.band_records import segments_from_json
+    from atlas2d.embeddings.bands.model import rasterise
+    from atlas2d.embeddings.bands.training import TrainingSettings, evaluate, save
+    from atlas2d.embeddings.bands.training import train as train_model
+    from atlas2d.ingest.band_records import segments_from_json
+    from atlas2d.ingest.sources.tight_binding import generate as generate_models
 
     stored = []
     if use_store:
         from sqlalchemy import select
 
-        from schema.models import BandStructure
+        from atlas2d.schema.models import BandStructure
 
         try:
             with _session() as session:
@@ -178,10 +180,10 @@ def fingerprint_map(
         fail(f"unknown colour {colour!r}: use gap, flat-band or family")
     from sqlalchemy import select
 
-    from embeddings.band_plots import plot_map, project_2d
-    from embeddings.bands import band_gap
-    from ingest.band_records import segments_from_json
-    from schema.models import BandStructure
+    from atlas2d.embeddings.bands.model import band_gap
+    from atlas2d.embeddings.bands.plots import plot_map, project_2d
+    from atlas2d.ingest.band_records import segments_from_json
+    from atlas2d.schema.models import BandStructure
 
     try:
         with _session() as session:
@@ -221,7 +223,12 @@ def similar_bands(
     """Entries whose band structures are nearest to this entry's, by fingerprint distance (L2)."""
     if output not in {"table", "json"}:
         fail(f"unknown format {output!r}: use table or json")
-    from embeddings.band_search import BandSearchError, query_band_structure, resolve_entry, similar_by_bands
+    from atlas2d.embeddings.bands.search import (
+        BandSearchError,
+        query_band_structure,
+        resolve_entry,
+        similar_by_bands,
+    )
 
     try:
         with _session() as session:
@@ -251,9 +258,9 @@ def similar_bands(
 def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, BandNeighbour list
     from sqlalchemy import select
 
-    from embeddings.band_plots import BandPanel, plot_band_panels
-    from ingest.band_records import segments_from_json
-    from schema.models import BandStructure, Entry
+    from atlas2d.embeddings.bands.plots import BandPanel, plot_band_panels
+    from atlas2d.ingest.band_records import segments_from_json
+    from atlas2d.schema.models import BandStructure, Entry
 
     ids = [query.id] + [n.band_structure_id for n in neighbours]
     rows = {

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rdflib import Graph
 
-from api.console import console, fail, print_table, progress
+from atlas2d.api.console import console, fail, print_table, progress
 
 app = typer.Typer(
     help=(
@@ -36,8 +36,8 @@ def _store_graph(show_progress: bool = True) -> Graph:
 
     from sqlalchemy.exc import DBAPIError
 
-    from ontology.graph import new_graph, store_triples
-    from schema.database import DatabaseError, make_engine
+    from atlas2d.ontology.graph import new_graph, store_triples
+    from atlas2d.schema.database import DatabaseError, make_engine
 
     graph = new_graph()
     try:
@@ -73,8 +73,8 @@ def build(
     """
     from rdflib.namespace import RDF
 
-    from ontology.shacl import validate_graph
-    from ontology.vocabulary import A2D
+    from atlas2d.ontology.shacl import validate_graph
+    from atlas2d.ontology.vocabulary import A2D
 
     rdf_format = _check_format(fmt)
     graph = _store_graph()
@@ -104,7 +104,7 @@ def sparql(
 
     Example: atlas2d graph sparql "SELECT ?f WHERE { ?m a a2d:Monolayer ; a2d:chemicalFormulaReduced ?f }"
     """
-    from ontology.sparql import SparqlError, run_sparql
+    from atlas2d.ontology.sparql import SparqlError, run_sparql
 
     if output not in {"table", "csv", "json"}:
         fail(f"unknown format {output!r}: use table, csv or json")
@@ -161,7 +161,7 @@ def sync(
     from neo4j import GraphDatabase
     from neo4j.exceptions import DriverError, Neo4jError
 
-    from ontology.neo4j_sync import sync as sync_graph
+    from atlas2d.ontology.neo4j_sync import sync as sync_graph
 
     graph = _store_graph()
     auth = (user, password or "") if user else None

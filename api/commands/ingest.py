@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from api.console import console, fail, print_table, progress
-from ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
-from ingest.sources import ADAPTERS
-from schema.database import DatabaseError, make_engine
+from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
+from atlas2d.ingest.sources import ADAPTERS
+from atlas2d.schema.database import DatabaseError, make_engine
 
 SOURCES_HELP = "; ".join(f"{name}: {adapter.formats}" for name, adapter in ADAPTERS.items())
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.console import console, fail
+from atlas2d.api.console import console, fail
 
 
 def serve(
@@ -27,8 +27,8 @@ def serve(
     import uvicorn
     from sqlalchemy.exc import DBAPIError
 
-    from api.optimade.app import create_app, reader_engine
-    from schema.database import DatabaseError, database_url
+    from atlas2d.api.optimade.app import create_app, reader_engine
+    from atlas2d.schema.database import DatabaseError, database_url
 
     try:
         url = database_url()

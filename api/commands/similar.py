@@ -9,12 +9,12 @@ import typer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.console import fail, print_table
-from schema.database import DatabaseError, make_engine
+from atlas2d.api.console import fail, print_table
+from atlas2d.schema.database import DatabaseError, make_engine
 
 
 def _by_structure(session: Session, ref: int, k: int, by_material: bool) -> list:
-    from embeddings.dedup import similar_by_structure
+    from atlas2d.embeddings.structure.dedup import similar_by_structure
 
     return similar_by_structure(session, ref, k, by_material)
 
@@ -23,9 +23,9 @@ def _by_bands(session: Session, ref: int, k: int, by_material: bool) -> list:
     """Nearest band-structure fingerprints, as ``Neighbour`` rows (with each entry's material)."""
     from sqlalchemy import select
 
-    from embeddings.band_search import similar_by_bands
-    from embeddings.dedup import Neighbour
-    from schema.models import BandStructure, Entry
+    from atlas2d.embeddings.bands.search import similar_by_bands
+    from atlas2d.embeddings.structure.dedup import Neighbour
+    from atlas2d.schema.models import BandStructure, Entry
 
     entry_id = ref
     if by_material:
@@ -41,7 +41,7 @@ def _by_bands(session: Session, ref: int, k: int, by_material: bool) -> list:
 
 
 SEARCHES: dict[str, Callable[[Session, int, int, bool], list]] = {"structure": _by_structure, "bands": _by_bands}
-"""``--by`` name -> search(session, ref, k, by_material) returning ``embeddings.dedup.Neighbour`` rows."""
+"""``--by`` name -> search(session, ref, k, by_material) returning ``atlas2d.embeddings.structure.dedup.Neighbour`` rows."""
 
 
 def similar(

@@ -11,10 +11,10 @@ import typer
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from api.console import console, fail, print_table
-from schema.database import DatabaseError, make_engine
-from schema.migrate import upgrade
-from schema.models import (
+from atlas2d.api.console import console, fail, print_table
+from atlas2d.schema.database import DatabaseError, make_engine
+from atlas2d.schema.migrate import upgrade
+from atlas2d.schema.models import (
     BandStructure,
     ClusterOverride,
     Entry,

@@ -13,7 +13,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ontology.vocabulary import A2D, ID, OPTIMADE, method_iri, property_class, unit_iri
+from atlas2d.ontology.vocabulary import (
+    A2D,
+    ID,
+    OPTIMADE,
+    method_iri,
+    property_class,
+    unit_iri,
+)
 
 SCALAR_STRUCTURE_KEYS = (
     "nsites",

@@ -18,10 +18,16 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Select, select
 
-from api.exports.croissant import croissant_metadata
-from api.exports.jsonld import CONTEXT, JSON_STRUCTURE_KEYS, LAYER_KEYS, SCALAR_STRUCTURE_KEYS, material_document
-from api.exports.splits import SPLIT_NAMES, assign_split
-from schema.models import Entry, Material, PropertyValue, Source, Structure
+from atlas2d.api.exports.croissant import croissant_metadata
+from atlas2d.api.exports.jsonld import (
+    CONTEXT,
+    JSON_STRUCTURE_KEYS,
+    LAYER_KEYS,
+    SCALAR_STRUCTURE_KEYS,
+    material_document,
+)
+from atlas2d.api.exports.splits import SPLIT_NAMES, assign_split
+from atlas2d.schema.models import Entry, Material, PropertyValue, Source, Structure
 
 STRUCTURE_COLUMNS = [getattr(Structure, key) for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS)]
 PROPERTY_COLUMNS = ("id", "name", "value", "value_text", "unit", "method", "source_field", "reference")

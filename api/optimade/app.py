@@ -4,7 +4,7 @@ It is the ``optimade`` reference server's application (its routers, pydantic res
 middleware and JSON:API error handlers, so the behaviour the validator checks is the
 reference behaviour) with the MongoDB collections replaced by ``PostgresCollection``s that
 read the store through the read-only ``atlas2d_reader`` role, and the entry routes'
-responses encoded in one pass (``api.optimade.routes``).
+responses encoded in one pass (``atlas2d.api.optimade.routes``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import psycopg
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, event
 
-from api.optimade.fields import LINK_RESOURCE, PROVIDER_FIELDS, PROVIDER_PREFIX, REFERENCE_RESOURCE, STRUCTURE_RESOURCE
+from atlas2d.api.optimade.fields import (
+    LINK_RESOURCE,
+    PROVIDER_FIELDS,
+    PROVIDER_PREFIX,
+    REFERENCE_RESOURCE,
+    STRUCTURE_RESOURCE,
+)
 
 STATEMENT_TIMEOUT_MS = 10_000
 """A filter whose SQL runs longer than this is cancelled and answered with 400."""
@@ -69,13 +75,13 @@ def reader_engine(database_url: str, *, binary_results: bool = False) -> Engine:
     Its connections prepare a statement on its second run (psycopg's default is the sixth):
     the API sends few shapes of statement, so most requests skip PostgreSQL's parsing of
     the long structures query. ``binary_results`` is for the OPTIMADE collections, whose
-    column types all have binary loaders (``schema.fetch``): a page of 20 structures of the
+    column types all have binary loaders (``atlas2d.schema.fetch``): a page of 20 structures of the
     benchmark's set reads in 0.8 ms instead of 3.3 ms.
     """
-    from schema.database import _sqlalchemy_url, readonly_url
-    from schema.fetch import BinaryCursor
+    from atlas2d.schema.database import readonly_url, sqlalchemy_url
+    from atlas2d.schema.fetch import BinaryCursor
 
-    engine = create_engine(_sqlalchemy_url(readonly_url(database_url)), pool_pre_ping=True, pool_size=4)
+    engine = create_engine(sqlalchemy_url(readonly_url(database_url)), pool_pre_ping=True, pool_size=4)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: psycopg.Connection, _record: Any) -> None:
@@ -95,9 +101,9 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
     from optimade.server.create_app import create_app as create_reference_app
     from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
 
-    from api.optimade import similar
-    from api.optimade.collection import PostgresCollection
-    from api.optimade.routes import serve_entries_first
+    from atlas2d.api.optimade import similar
+    from atlas2d.api.optimade.collection import PostgresCollection
+    from atlas2d.api.optimade.routes import serve_entries_first
 
     config = server_config(base_url)
     app = create_reference_app(config, logger_tag="atlas2d")

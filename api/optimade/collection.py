@@ -3,7 +3,7 @@
 The reference server's routers, query-parameter checks, response models and JSON:API error
 handlers are reused as they are; only the collection behind them changes. A request becomes
 one SQL statement for the page and one for the counts (matching entries and all entries),
-over the ``Resource``'s selectable, with the filter from ``api.optimade.filter`` (bound
+over the ``Resource``'s selectable, with the filter from ``atlas2d.api.optimade.filter`` (bound
 parameters only).
 """
 
@@ -24,8 +24,8 @@ from optimade.warnings import QueryParamNotUsed
 from sqlalchemy import ColumnElement, Engine, func, select, true
 from sqlalchemy.exc import OperationalError
 
-from api.optimade.fields import Kind, Resource
-from api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
+from atlas2d.api.optimade.fields import Kind, Resource
+from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
 
 
 class PostgresCollection(EntryCollection):

@@ -20,10 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.dedup import DEFAULT_TOLERANCE
-from embeddings.invariants import PDD, Motif, invariants_of_motifs, pdd_distance
-from ingest.harmonize import HarmonizationError
-from ingest.sources.optimade_json import layer_of
+from atlas2d.embeddings.structure.dedup import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.invariants import (
+    PDD,
+    Motif,
+    invariants_of_motifs,
+    pdd_distance,
+)
+from atlas2d.ingest.harmonize import HarmonizationError
+from atlas2d.ingest.sources.optimade_json import layer_of
 
 DENSITY_TOLERANCE = 0.03
 """Relative difference in area (or volume) per site below which two cells count as equal."""

@@ -17,18 +17,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import ColumnElement, Select, Text, case, cast, column, false, func, literal, null, select, text
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql import Subquery
-
 from optimade.models.links import LinksResourceAttributes
 from optimade.models.references import ReferenceResourceAttributes
 from optimade.models.structures import StructureResourceAttributes
 from pydantic import BaseModel
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import Subquery
 
-from schema.fetch import fetched
-from schema.models import Entry, PropertyValue, Source, Structure
+from atlas2d.schema.fetch import fetched
+from atlas2d.schema.models import Entry, PropertyValue, Source, Structure
 
 PROVIDER_PREFIX = "atlas2d"
 

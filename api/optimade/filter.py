@@ -20,10 +20,32 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, VisitError
-from sqlalchemy import Boolean, ColumnElement, Float, Integer, Text, and_, any_, cast, false, func, literal, not_, null, or_, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    Text,
+    and_,
+    any_,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from api.optimade.fields import PROVIDER_PREFIX, STRUCTURE_RESOURCE, Field, Kind, Resource
+from atlas2d.api.optimade.fields import (
+    PROVIDER_PREFIX,
+    STRUCTURE_RESOURCE,
+    Field,
+    Kind,
+    Resource,
+)
 
 MAX_FILTER_LENGTH = 4_096
 """Characters. Longer filters are refused before parsing: no real query is that long, and a

@@ -16,7 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
-from optimade.server.routers.utils import BASE_URL_PREFIXES, JSONAPIResponse, get_entries, get_single_entry
+from optimade.server.routers.utils import (
+    BASE_URL_PREFIXES,
+    JSONAPIResponse,
+    get_entries,
+    get_single_entry,
+)
 from pydantic import BaseModel
 from pydantic_core import to_json
 

@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from schema.models import Entry, Source
+from atlas2d.schema.models import Entry, Source
 
 MAX_K = 100
 
 
 def _by_bands(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
-    from embeddings.band_search import similar_by_bands
+    from atlas2d.embeddings.bands.search import similar_by_bands
 
     return [
         {
@@ -37,7 +37,7 @@ def _by_bands(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
 
 
 def _by_structure(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
-    from embeddings.dedup import similar_by_structure
+    from atlas2d.embeddings.structure.dedup import similar_by_structure
 
     return [
         {

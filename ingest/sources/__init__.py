@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.records import Record, Rejected, SourceInfo
-from ingest.sources import c2db, experimental, mc2d, optimade_json, twodmatpedia
+from atlas2d.ingest.records import Record, Rejected, SourceInfo
+from atlas2d.ingest.sources import c2db, experimental, mc2d, optimade_json, twodmatpedia
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,15 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Element
 
-from ingest.harmonize import HarmonizationError, band_gap_type, layer_from_arrays, number, value
-from ingest.records import Layer, Record, Rejected, SourceInfo, Value
-from ingest.sources.common import attempt, dumps, structure_record
+from atlas2d.ingest.harmonize import (
+    HarmonizationError,
+    band_gap_type,
+    layer_from_arrays,
+    number,
+    value,
+)
+from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.sources.common import attempt, dumps, structure_record
 
 SOURCE = SourceInfo(
     name="c2db",

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from ingest.harmonize import HarmonizationError, reduced_formula
-from ingest.records import Layer, Record, Rejected, Value
+from atlas2d.ingest.harmonize import HarmonizationError, reduced_formula
+from atlas2d.ingest.records import Layer, Record, Rejected, Value
 
 JSON_ERROR_CONTEXT = 2000
 """Characters of a broken JSON tail kept as the quarantine payload."""

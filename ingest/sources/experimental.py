@@ -16,9 +16,16 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.harmonize import HarmonizationError, experimental_method, number, parse_formula, reduced_formula, value
-from ingest.records import Record, Rejected, SourceInfo
-from ingest.sources.common import attempt, check_storable
+from atlas2d.ingest.harmonize import (
+    HarmonizationError,
+    experimental_method,
+    number,
+    parse_formula,
+    reduced_formula,
+    value,
+)
+from atlas2d.ingest.records import Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.common import attempt, check_storable
 
 SOURCE = SourceInfo(
     name="experimental",

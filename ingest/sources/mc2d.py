@@ -16,9 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.harmonize import HarmonizationError, layer_from_arrays, value
-from ingest.records import Layer, Record, Rejected, SourceInfo
-from ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps, iter_json_array, structure_record
+from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, value
+from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.common import (
+    JSON_ERROR_CONTEXT,
+    attempt,
+    dumps,
+    iter_json_array,
+    structure_record,
+)
 
 SOURCE = SourceInfo(
     name="mc2d",

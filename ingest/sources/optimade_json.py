@@ -18,9 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from ingest.harmonize import HarmonizationError, check_element, layer_from_arrays
-from ingest.records import Layer, Record, Rejected, SourceInfo
-from ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps, structure_record
+from atlas2d.ingest.harmonize import (
+    HarmonizationError,
+    check_element,
+    layer_from_arrays,
+)
+from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.common import (
+    JSON_ERROR_CONTEXT,
+    attempt,
+    dumps,
+    structure_record,
+)
 
 SOURCE = SourceInfo(
     name="optimade",

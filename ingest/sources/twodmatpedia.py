@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from ingest.harmonize import HarmonizationError, layer_from_arrays, value
-from ingest.records import Layer, Record, Rejected, SourceInfo
-from ingest.sources.common import attempt, structure_record
+from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, value
+from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.common import attempt, structure_record
 
 SOURCE = SourceInfo(
     name="2dmatpedia",

@@ -1,8 +1,8 @@
-"""Alembic environment: runs the migrations on the connection that ``schema.migrate`` hands in."""
+"""Alembic environment: runs the migrations on the connection that ``atlas2d.schema.migrate`` hands in."""
 
 from alembic import context
 
-from schema.models import Base
+from atlas2d.schema.models import Base
 
 target_metadata = Base.metadata
 

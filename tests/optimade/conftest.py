@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.optimade.support import Expected, atlas2d_server, fresh_database, seed
+from atlas2d.testdata.servers import atlas2d_server
+from tests.optimade.support import Expected, fresh_database, seed
 
 
 @pytest.fixture(scope="session")

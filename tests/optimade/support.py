@@ -7,29 +7,30 @@ in Python, from the structures themselves and not from what the store says.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass, field
-from math import gcd
 from functools import reduce
+from math import gcd
+from pathlib import Path
 
 import httpx
 from pymatgen.core import Structure
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from ingest.records import SourceInfo, Value
-from schema.database import _sqlalchemy_url, make_engine
-from tests.conftest import REPO, TEMPLATE
-from tests.sample_data import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
+from atlas2d.ingest.records import SourceInfo, Value
+from atlas2d.schema.database import clone_database, make_engine
+from atlas2d.testdata.poscar import (
+    POSCAR_SOURCE,
+    poscar_structures,
+    seed_store,
+    structure_record,
+)
+from atlas2d.testdata.servers import running
+from tests.conftest import TEMPLATE
 
 N_STRUCTURES = 40
 
@@ -121,76 +122,7 @@ def seed(url: str, n: int = N_STRUCTURES, copies: int = 5) -> dict[str, Expected
 @contextmanager
 def fresh_database(template_url: str) -> Iterator[str]:
     """A new migrated database cloned from the test template (for module-scoped stores)."""
-    name = f"o_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_sqlalchemy_url(template_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    try:
-        yield template_url.replace(f"/{TEMPLATE}?", f"/{name}?")
-    finally:
-        admin.dispose()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's output if it dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise RuntimeError(f"server exited with {process.returncode}: {output}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
-
-
-@contextmanager
-def running(command: list[str], probe_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run a server ``command`` (``{port}`` is substituted) and yield its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [part.format(port=port) for part in command],
-        cwd=REPO,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("ATLAS2D_")}, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + probe_path, process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
-
-
-@contextmanager
-def atlas2d_server(store_url: str) -> Iterator[str]:
-    """``atlas2d serve`` on a free port over the store at ``store_url``."""
-    with running(
-        [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", "{port}"],
-        "/v1/info",
-        env={"ATLAS2D_DATABASE_URL": store_url},
-    ) as base:
-        yield base
+    yield clone_database(template_url, TEMPLATE, f"o_{uuid.uuid4().hex[:12]}")
 
 
 def all_ids(base: str, filter_text: str) -> set[str]:

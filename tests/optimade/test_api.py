@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from api.optimade.app import PAGE_LIMIT_MAX, reader_engine
+from atlas2d.api.optimade.app import PAGE_LIMIT_MAX, reader_engine
 from tests.optimade.support import Expected
 
 Store = tuple[str, dict[str, Expected]]

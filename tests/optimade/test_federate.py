@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 from optimade.server.data import structures as reference_structures
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from api.cli import app as cli
-from tests.optimade.support import (
-    Expected,
-    atlas2d_server,
-    fresh_database,
-    free_port,
-    reference_server,
+from atlas2d.api.cli import app as cli
+from atlas2d.ingest.records import SourceInfo
+from atlas2d.schema.database import make_engine
+from atlas2d.testdata.poscar import (
+    POSCAR_SOURCE,
+    poscar_structures,
+    seed_store,
+    structure_record,
 )
-from tests.sample_data import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
-from ingest.records import SourceInfo
-from schema.database import make_engine
-from sqlalchemy.orm import Session
+from atlas2d.testdata.servers import atlas2d_server, free_port
+from tests.optimade.support import Expected, fresh_database, reference_server
 
 Store = tuple[str, dict[str, Expected]]
 MIRROR = SourceInfo(name="poscar2d-mirror", title="The second half of the poscar2d test structures, served separately")

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from api.optimade.federation import Hit, _hit, merge
-from ingest.samples import SAMPLES
+from atlas2d.api.optimade.federation import Hit, _hit, merge
+from atlas2d.ingest.samples import SAMPLES
 
 MC2D = {item["structure_label"]: item for item in json.loads((SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json").read_text())}
 MOS2_1T, MOS2_2H = MC2D["MoS2-44a10f28"], MC2D["MoS2-c63547f0"]

@@ -11,9 +11,14 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from api.optimade.fields import STRUCTURES
-from api.optimade.filter import MAX_DEPTH, FilterError, UnsupportedFilter, filter_clause
-from schema.database import make_engine
+from atlas2d.api.optimade.fields import STRUCTURES
+from atlas2d.api.optimade.filter import (
+    MAX_DEPTH,
+    FilterError,
+    UnsupportedFilter,
+    filter_clause,
+)
+from atlas2d.schema.database import make_engine
 from tests.optimade.support import Expected, all_ids
 
 Predicate = Callable[[Expected], bool]
@@ -219,7 +224,7 @@ def test_lalr_parser_gives_the_reference_parsers_trees() -> None:
     """atlas2d parses with LALR(1); optimade's own LarkParser (Earley) must agree on every case."""
     from optimade.filterparser import LarkParser
 
-    from api.optimade.filter import parse
+    from atlas2d.api.optimade.filter import parse
 
     reference = LarkParser()
     filters = [text for text, _ in CASES] + [

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from api.optimade.filter import MAX_DEPTH, MAX_FILTER_LENGTH
-from schema.database import make_engine
+from atlas2d.api.optimade.filter import MAX_DEPTH, MAX_FILTER_LENGTH
+from atlas2d.schema.database import make_engine
 from tests.optimade.support import Expected
 
 Store = tuple[str, dict[str, Expected]]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.optimade import routes
-from api.optimade.app import create_app
+from atlas2d.api.optimade import routes
+from atlas2d.api.optimade.app import create_app
 
 REQUESTS = [
     ("/v1/structures", {}),

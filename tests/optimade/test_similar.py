@@ -9,16 +9,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from embeddings.band_fingerprints import fill_fingerprints
-from embeddings.band_search import similar_by_bands
-from embeddings.bands import load_model
-from embeddings.dedup import run_dedup, similar_by_structure
-from embeddings.tight_binding import GENERATED_SOURCE, generate
-from ingest.band_store import write_band_records
-from schema.database import make_engine
-from schema.models import Entry
-from tests.optimade.support import atlas2d_server, fresh_database
-from tests.sample_data import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
+from atlas2d.embeddings.bands.model import load_model
+from atlas2d.embeddings.bands.refresh import fill_fingerprints
+from atlas2d.embeddings.bands.search import similar_by_bands
+from atlas2d.embeddings.structure.dedup import run_dedup, similar_by_structure
+from atlas2d.ingest.band_store import write_band_records
+from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE, generate
+from atlas2d.schema.database import make_engine
+from atlas2d.schema.models import Entry
+from atlas2d.testdata.poscar import (
+    POSCAR_SOURCE,
+    poscar_structures,
+    seed_store,
+    structure_record,
+)
+from atlas2d.testdata.servers import atlas2d_server
+from tests.optimade.support import fresh_database
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ Revises:
 Create Date: 2026-11-25 06:33:58.516553
 """
 
-from alembic import op
-import sqlalchemy as sa
 import pgvector.sqlalchemy
+import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'

@@ -9,8 +9,8 @@ Revises: 0001
 Create Date: 2026-11-25 17:30:00
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0002"

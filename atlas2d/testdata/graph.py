@@ -1,6 +1,6 @@
 """A small store for the graph and export tests: real structures, test property values.
 
-The structures are the real poscar2d monolayers of ``tests.sample_data``; the property
+The structures are the real poscar2d monolayers of ``atlas2d.testdata.poscar``; the property
 values are chosen by the tests (not measured or computed), so that questions like "PBE gap
 between 1 and 2 eV with an experimental value" have some materials on each side. The
 experimental records carry no structure, so the store writer attaches them to the material
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from ingest.harmonize import reduced_formula, to_2d_convention
-from ingest.records import Record, SourceInfo, Value
-from tests.sample_data import poscar_structures, seed_store, structure_record
+from atlas2d.ingest.harmonize import reduced_formula, to_2d_convention
+from atlas2d.ingest.records import Record, SourceInfo, Value
+from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
 PBE_GAPS = [0.5, 1.2, 1.5, 1.9, 2.5, 1.0, 2.0, 0.0, 3.1, 1.7, 1.4, 0.8]
 """eV, one per structure, in file-name order."""

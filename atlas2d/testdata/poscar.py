@@ -15,11 +15,12 @@ from pathlib import Path
 from pymatgen.core import Structure
 from sqlalchemy.orm import Session
 
-from ingest.harmonize import reduced_formula, to_2d_convention
-from ingest.records import Record, SourceInfo, Value
-from ingest.store import ensure_source, write_records
+from atlas2d.ingest.harmonize import reduced_formula, to_2d_convention
+from atlas2d.ingest.records import Record, SourceInfo, Value
+from atlas2d.ingest.store import ensure_source, write_records
+from atlas2d.testdata import SHARED_DATA
 
-POSCAR_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "poscar2d" / "poscar2d_structures.tar.gz"
+POSCAR_ARCHIVE = SHARED_DATA / "poscar2d" / "poscar2d_structures.tar.gz"
 
 POSCAR_SOURCE = SourceInfo(
     name="poscar2d-test",

@@ -12,7 +12,7 @@ process), and one keep-alive HTTP client sends every filter to each: first page
 (page_limit 20) plus count, as a user's first request would be. Before timing, both servers
 must return the same ``data_returned`` for every filter, so the comparison is of equal work.
 
-    python benchmarks/optimade.py [--quick] [--json PATH] [--structures N] [--repeats R]
+    python benchmarks/optimade_api.py [--quick] [--json PATH] [--structures N] [--repeats R]
 """
 
 from __future__ import annotations
@@ -27,11 +27,6 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-REPO = Path(__file__).resolve().parents[1]
-# Run as a script, this file's folder comes first on sys.path, where this file's name would
-# shadow the ``optimade`` package: put the repository root there instead.
-sys.path[0] = str(REPO)
 
 FILTERS = [
     'elements HAS "S"',
@@ -62,7 +57,7 @@ FILTERS = [
 
 
 def _values(index: int) -> list[Any]:
-    from ingest.records import Value
+    from atlas2d.ingest.records import Value
 
     values = []
     if index % 2:
@@ -78,9 +73,9 @@ def load_atlas2d(n: int, workdir: Path) -> str:
     """An embedded store with ``n`` real structures; returns its URL."""
     from sqlalchemy.orm import Session
 
-    from schema.database import make_engine, start_embedded
-    from schema.migrate import upgrade
-    from tests.sample_data import poscar_structures, seed_store, structure_record
+    from atlas2d.schema.database import make_engine, start_embedded
+    from atlas2d.schema.migrate import upgrade
+    from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
     url = start_embedded(workdir / "pgdata", database="optimade_bench")
     engine = make_engine(url)
@@ -105,7 +100,7 @@ def reference_app(documents: list[dict[str, Any]], log_dir: Path):  # noqa: ANN2
     from optimade.server.config import ServerConfig
     from optimade.server.create_app import create_app
 
-    from api.optimade.app import server_config
+    from atlas2d.api.optimade.app import server_config
 
     ours = server_config()
     config = ServerConfig(
@@ -180,7 +175,7 @@ def main() -> None:
 
     import httpx
 
-    from tests.optimade.support import atlas2d_server, running
+    from atlas2d.testdata.servers import atlas2d_server, running
 
     with tempfile.TemporaryDirectory(prefix="atlas2d-optimade-bench-") as tmp, httpx.Client(timeout=300) as client:
         workdir = Path(tmp)

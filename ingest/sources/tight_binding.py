@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.band_records import BandRecord, Segment
-from ingest.records import Record, SourceInfo
+from atlas2d.ingest.band_records import BandRecord, Segment
+from atlas2d.ingest.records import Record, SourceInfo
 
 FAMILIES = ("dirac", "gapped", "kagome", "lieb", "square", "triangular")
 """Model families, each a distinct electronic feature the fingerprint should separate."""
@@ -158,7 +158,7 @@ def band_structure(
     entry = Record(
         source_key=key,
         chemical_formula_reduced="",
-        raw={"origin": ORIGIN, "generator": "atlas2d embeddings.tight_binding", "model": params, "density": density, "path": list(labels)},
+        raw={"origin": ORIGIN, "generator": "atlas2d ingest.sources.tight_binding", "model": params, "density": density, "path": list(labels)},
         locator=key,
     )
     record = BandRecord(
@@ -168,7 +168,7 @@ def band_structure(
         segments=segments,
         provenance={
             "origin": ORIGIN,
-            "generator": "atlas2d embeddings.tight_binding",
+            "generator": "atlas2d ingest.sources.tight_binding",
             "family": family,
             "flat_band": flat,
         },

@@ -30,8 +30,8 @@ import numpy as np
 import orjson
 from pymatgen.core import Structure
 
-from ingest.harmonize import to_2d_convention
-from schema.models import AMD_K
+from atlas2d.ingest.harmonize import to_2d_convention
+from atlas2d.schema.models import AMD_K
 
 if TYPE_CHECKING:
     import torch
@@ -184,7 +184,7 @@ def invariants_of_motifs(
     k_element: int = K_PER_ELEMENT,
     device: str | torch.device = "auto",
 ) -> list[Invariants]:
-    """Invariants of already harmonized motifs (what ``embeddings.dedup`` reads from the store)."""
+    """Invariants of already harmonized motifs (what ``atlas2d.embeddings.structure.dedup`` reads from the store)."""
     if k < 1 or k_element < 1:
         raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
     found = neighbour_distances(motifs, k, k_element, device)

@@ -17,12 +17,12 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
 from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Lattice, Structure
 
-from ingest.harmonize import to_2d_convention
-from tests.conftest import SHARED_DATA
-from tests.sample_data import poscar_structures
+from atlas2d.ingest.harmonize import to_2d_convention
+from atlas2d.testdata import SHARED_DATA
+from atlas2d.testdata.poscar import poscar_structures
 
 MC2D_FILE = SHARED_DATA / "mc2d" / "mc2d_v4_structures_sample.json"
 

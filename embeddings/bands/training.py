@@ -1,7 +1,7 @@
 """Train the band-structure autoencoder and its flat-band head, reproducibly from a seed.
 
 Training data: the stored band structures plus generated tight-binding ones
-(``embeddings.tight_binding``), because no real sample carries band energies. The
+(``atlas2d.ingest.sources.tight_binding``), because no real sample carries band energies. The
 autoencoder learns reconstruction from all pictures; the flat-band and family heads learn,
 jointly with it, from the generated ones, whose labels are known (the flat-band flag is
 computed from their bands).
@@ -22,8 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from embeddings.bands import MODEL_NAME, BandAutoencoder, FingerprintModel, pool, rasterise, resolve_device
-from embeddings.tight_binding import FAMILIES, GeneratedBands, generate
+from atlas2d.embeddings.bands.model import (
+    MODEL_NAME,
+    BandAutoencoder,
+    FingerprintModel,
+    pool,
+    rasterise,
+    resolve_device,
+)
+from atlas2d.ingest.sources.tight_binding import FAMILIES, GeneratedBands, generate
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def train(
         "model": MODEL_NAME,
         "settings": settings.__dict__,
         "data": {
-            "generated": f"embeddings.tight_binding.generate(n_per_family={settings.n_per_family}, seed={settings.seed})",
+            "generated": f"ingest.sources.tight_binding.generate(n_per_family={settings.n_per_family}, seed={settings.seed})",
             "origin": "generated tight-binding band structures (not materials) plus the stored band structures",
             "families": list(FAMILIES),
             "generated_band_structures": len(generated),

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.models import BandStructure, Entry, Source
+from atlas2d.schema.models import BandStructure, Entry, Source
 
 
 class BandSearchError(LookupError):

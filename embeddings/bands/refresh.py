@@ -13,9 +13,9 @@ from collections.abc import Callable
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from embeddings.bands import FingerprintModel, rasterise
-from ingest.band_records import segments_from_json
-from schema.models import BandStructure
+from atlas2d.embeddings.bands.model import FingerprintModel, rasterise
+from atlas2d.ingest.band_records import segments_from_json
+from atlas2d.schema.models import BandStructure
 
 
 def stale_filter(identifier: str):  # noqa: ANN201 - a SQLAlchemy boolean clause

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.bands import ENERGY_WINDOW, reference_energy
-from ingest.band_records import Segment
+from atlas2d.embeddings.bands.model import ENERGY_WINDOW, reference_energy
+from atlas2d.ingest.band_records import Segment
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ingest.band_records import Segment
+from atlas2d.ingest.band_records import Segment
 
 ENERGY_WINDOW = 4.0
 """eV either side of the reference energy that the picture covers."""
@@ -56,7 +56,7 @@ LATENT = 32
 FINGERPRINT_LENGTH = 2 * LATENT
 
 FAMILY_CLASSES = 6
-"""Lattice families of the generated training models (``embeddings.tight_binding.FAMILIES``)."""
+"""Lattice families of the generated training models (``atlas2d.ingest.sources.tight_binding.FAMILIES``)."""
 
 MODEL_NAME = "bands-cae-v1"
 

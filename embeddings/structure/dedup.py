@@ -4,7 +4,7 @@ The same monolayer arrives from C2DB, 2DMatPedia and MC2D in other cells, atom o
 frames, vacuum and relaxation noise. Comparing every pair with a structure matcher is
 quadratic and slow, so dedup works in three cheap steps:
 
-1. every structure gets its invariants once (``embeddings.invariants``; the AMD in the
+1. every structure gets its invariants once (``atlas2d.embeddings.structure.invariants``; the AMD in the
    pgvector column ``structure.amd``, the PDD in ``structure.pdd``);
 2. candidate pairs are the nearest neighbours of each AMD in PostgreSQL (pgvector
    ``<->``), among structures of the same reduced formula (the composition rule);
@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from embeddings.invariants import (
+from atlas2d.embeddings.structure.invariants import (
     INVARIANTS_VERSION,
     K_PER_ELEMENT,
     PDD,
@@ -39,8 +39,15 @@ from embeddings.invariants import (
     invariants_of_motifs,
     pdd_distance,
 )
-from schema.fetch import binary_results, fetched
-from schema.models import ClusterOverride, Entry, Material, MergeEvidence, Source, Structure
+from atlas2d.schema.fetch import binary_results, fetched
+from atlas2d.schema.models import (
+    ClusterOverride,
+    Entry,
+    Material,
+    MergeEvidence,
+    Source,
+    Structure,
+)
 
 DEFAULT_TOLERANCE = 0.2
 """Å. PDD EMD at or below which two structures of one formula are the same material.

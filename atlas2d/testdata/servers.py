@@ -1,0 +1,77 @@
+"""Real server processes for tests and benchmarks: ``atlas2d serve`` or any command on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from atlas2d.testdata import REPO
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's output if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {output}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
+
+
+@contextmanager
+def running(command: list[str], probe_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a server ``command`` (``{port}`` is substituted) and yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [part.format(port=port) for part in command],
+        cwd=REPO,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("ATLAS2D_")}, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + probe_path, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+@contextmanager
+def atlas2d_server(store_url: str) -> Iterator[str]:
+    """``atlas2d serve`` on a free port over the store at ``store_url``."""
+    with running(
+        [sys.executable, "-m", "atlas2d", "serve", "--host", "127.0.0.1", "--port", "{port}"],
+        "/v1/info",
+        env={"ATLAS2D_DATABASE_URL": store_url},
+    ) as base:
+        yield base
