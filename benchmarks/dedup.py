@@ -35,12 +35,13 @@ from pymatgen.core import Structure
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atlas2d.embeddings.device import resolve_device
 from atlas2d.embeddings.structure.dedup import (
     DEFAULT_TOLERANCE,
     compute_missing_invariants,
     run_dedup,
 )
-from atlas2d.embeddings.structure.invariants import invariants, resolve_device
+from atlas2d.embeddings.structure.invariants import invariants
 from atlas2d.schema.database import embedded_server, make_engine, start_embedded
 from atlas2d.schema.migrate import upgrade
 from atlas2d.schema.models import Entry

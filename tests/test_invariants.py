@@ -7,6 +7,7 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
+from atlas2d.embeddings.device import resolve_device
 from atlas2d.embeddings.structure.invariants import (
     PDD,
     Motif,
@@ -15,7 +16,6 @@ from atlas2d.embeddings.structure.invariants import (
     invariants,
     pdd,
     pdd_distance,
-    resolve_device,
 )
 from atlas2d.ingest.harmonize import HarmonizationError
 from atlas2d.testdata.labelled import (

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atlas2d.embeddings.device import resolve_device
 from atlas2d.ingest.band_records import Segment
 
 ENERGY_WINDOW = 4.0
@@ -181,13 +182,6 @@ def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
     peak = torch.full((count, codes.shape[1]), -torch.inf, dtype=codes.dtype, device=codes.device)
     peak = peak.scatter_reduce(0, index, codes, reduce="amax")
     return torch.cat([total / n, peak], dim=1)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass

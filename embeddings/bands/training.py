@@ -28,8 +28,8 @@ from atlas2d.embeddings.bands.model import (
     FingerprintModel,
     pool,
     rasterise,
-    resolve_device,
 )
+from atlas2d.embeddings.device import resolve_device
 from atlas2d.ingest.sources.tight_binding import FAMILIES, GeneratedBands, generate
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 from pymatgen.core import Structure
 
+from atlas2d.embeddings.device import resolve_device
 from atlas2d.ingest.harmonize import to_2d_convention
 from atlas2d.schema.models import AMD_K
 
@@ -142,21 +143,6 @@ class Motif:
         frac -= np.floor(frac)
         cart[:, :2] = frac @ plane[:, :2]
         return cls(lattice=plane, positions=cart, species=tuple(species))
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when a GPU is present, else the CPU.
-
-    torch is imported here, not at module level, so that commands that only read stored
-    invariants (explain, report, similar) start in a fraction of the time.
-    """
-    import torch
-
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def invariants(
