@@ -9,6 +9,7 @@ answers "which entries have bands like this one" from the pgvector index.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +74,7 @@ def fill(
 
 def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
     """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
-    from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
+    from atlas2d.embeddings.bands.refresh import count_stale, refresh
 
     model = _load(weights, device)
     try:
@@ -84,7 +85,7 @@ def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | No
                 return
             with progress() as bar:
                 task = bar.add_task(f"fingerprinting on {model.device}", total=stale)
-                written = fill_fingerprints(session, model, batch_size, lambda n: bar.advance(task, n))
+                written = refresh(session, model, batch_size, progress=lambda n: bar.advance(task, n))
     except DBAPIError as exc:
         fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
     console.print(f"fingerprinted {written} of {total} band structures with {model.identifier}")
@@ -135,9 +136,9 @@ def train(
     Learns from generated tight-binding band structures plus (with --use-store) the stored
     ones, then reports neighbour family precision@10 and flat-band accuracy on held-out
     generated models (another seed). The shipped weights were made with
-    '--generated-only' and the defaults; their record is embeddings/weights/bands_cae.json.
+    '--generated-only' and the defaults; their record is embeddings/bands/weights/bands_cae.json.
     """
-    from atlas2d.embeddings.bands.model import rasterise
+    from atlas2d.embeddings.bands.picture import rasterise
     from atlas2d.embeddings.bands.training import TrainingSettings, evaluate, save
     from atlas2d.embeddings.bands.training import train as train_model
     from atlas2d.ingest.band_records import segments_from_json
@@ -180,7 +181,7 @@ def fingerprint_map(
         fail(f"unknown colour {colour!r}: use gap, flat-band or family")
     from sqlalchemy import select
 
-    from atlas2d.embeddings.bands.model import band_gap
+    from atlas2d.embeddings.bands.picture import band_gap
     from atlas2d.embeddings.bands.plots import plot_map, project_2d
     from atlas2d.ingest.band_records import segments_from_json
     from atlas2d.schema.models import BandStructure
@@ -214,7 +215,9 @@ def fingerprint_map(
 
 
 def similar_bands(
-    identifier: Annotated[str, typer.Argument(help="Entry id, or a source key such as kagome-s11-00003.")],
+    identifier: Annotated[
+        str, typer.Argument(help="Entry id, <source>/<source key>, or a source key such as kagome-s11-00003.")
+    ],
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many neighbours.")] = 10,
     method: Annotated[str | None, typer.Option(help="Use the query's band structure of this method.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the query's bands and its neighbours' to this PNG.")] = None,
@@ -223,25 +226,21 @@ def similar_bands(
     """Entries whose band structures are nearest to this entry's, by fingerprint distance (L2)."""
     if output not in {"table", "json"}:
         fail(f"unknown format {output!r}: use table or json")
-    from atlas2d.embeddings.bands.search import (
-        BandSearchError,
-        query_band_structure,
-        resolve_entry,
-        similar_by_bands,
-    )
+    from atlas2d.embeddings.bands.search import query_band_structure, similar_by_bands
+    from atlas2d.embeddings.search import resolve
 
     try:
         with _session() as session:
-            entry_id = resolve_entry(session, identifier)
-            neighbours = similar_by_bands(session, entry_id, k, method)
+            entry_id = resolve(session, identifier)
+            neighbours = similar_by_bands(session, entry_id, k, method=method)
             if plot is not None:
                 _plot_neighbours(session, query_band_structure(session, entry_id, method), neighbours, plot)
-    except BandSearchError as exc:
+    except LookupError as exc:
         fail(str(exc))
     except DBAPIError as exc:
         fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
     if output == "json":
-        print(json.dumps([n.__dict__ for n in neighbours], indent=1, ensure_ascii=False))
+        print(json.dumps([asdict(n) for n in neighbours], indent=1, ensure_ascii=False))
     else:
         print_table(
             ["entry", "source", "key", "formula", "method", "family", "distance"],
@@ -255,7 +254,7 @@ def similar_bands(
         console.print(f"wrote {plot}")
 
 
-def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, BandNeighbour list
+def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, Neighbour list
     from sqlalchemy import select
 
     from atlas2d.embeddings.bands.plots import BandPanel, plot_band_panels
