@@ -144,18 +144,19 @@ def _release(server: PostgresServer, pgdata: Path) -> None:
     A data directory deleted under a running server (a temporary one, say) has no list and
     no lock left: its server is stopped, since nothing can join it any more.
     """
+    process = server.get_postmaster_info().process
+    running = process is not None and process.is_running()
     if not pgdata.exists():
-        _stop(server)
+        if running:
+            process.send_signal(signal.SIGINT)  # fast shutdown; pg_ctl needs the directory
+            try:
+                process.wait(10)
+            except psutil.TimeoutExpired:
+                process.kill()
         return
     with data_dir_lock(pgdata):
-        if not drop_stale_handles(pgdata, leaving=os.getpid()):
-            _stop(server)
-
-
-def _stop(server: PostgresServer) -> None:
-    info = server.get_postmaster_info()
-    if info.process is not None and info.process.is_running():
-        server.stop()
+        if not drop_stale_handles(pgdata, leaving=os.getpid()) and running:
+            server.stop()
 
 
 def _alive(pid: int) -> bool:

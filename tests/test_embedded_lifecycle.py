@@ -151,3 +151,15 @@ def test_a_data_directory_with_trust_rules_is_rewritten_on_the_next_start(tmp_pa
     assert (pgdata / "pg_hba.conf").read_text() == HBA.format(map=IDENT_MAP)
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
     assert wait_for_no_postmaster(pgdata) == []
+
+
+def test_a_server_whose_data_directory_was_deleted_is_stopped_at_exit(tmp_path: Path) -> None:
+    """Benchmarks start servers in temporary directories that are removed before the process exits."""
+    pgdata = tmp_path / "temporary" / "pgdata"
+    script = (
+        "import shutil, sys; from pathlib import Path; from atlas2d.schema.database import start_embedded; "
+        "start_embedded(Path(sys.argv[1])); shutil.rmtree(Path(sys.argv[1]).parent)"
+    )
+    finished = subprocess.run([sys.executable, "-c", script, str(pgdata)], cwd=REPO, timeout=120, capture_output=True, text=True)
+    assert finished.returncode == 0 and finished.stderr == "", finished.stderr
+    assert wait_for_no_postmaster(pgdata) == []
