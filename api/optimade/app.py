@@ -3,8 +3,9 @@
 It is the ``optimade`` reference server's application (its routers, pydantic response models,
 middleware and JSON:API error handlers, so the behaviour the validator checks is the
 reference behaviour) with the MongoDB collections replaced by ``PostgresCollection``s that
-read the store through the read-only ``atlas2d_reader`` role, and the entry routes'
-responses encoded in one pass (``atlas2d.api.optimade.routes``).
+read the store through the read-only ``atlas2d_reader`` role, the entry routes'
+responses encoded in one pass (``atlas2d.api.optimade.routes``), and hostile requests
+answered with 4xx, never a 500 or a dropped connection (``atlas2d.api.optimade.guard``).
 """
 
 from __future__ import annotations
@@ -103,10 +104,12 @@ def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
 
     from atlas2d.api.optimade import similar
     from atlas2d.api.optimade.collection import PostgresCollection
+    from atlas2d.api.optimade.guard import harden
     from atlas2d.api.optimade.routes import serve_entries_first
 
     config = server_config(base_url)
     app = create_reference_app(config, logger_tag="atlas2d")
+    harden(app)
     app.title = "atlas2d OPTIMADE API"
     engine = reader_engine(database_url, binary_results=True)
     app.state.entry_collections = {
