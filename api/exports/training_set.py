@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from atlas2d.api.exports.croissant import croissant_metadata
 from atlas2d.api.exports.jsonld import (
@@ -75,6 +75,23 @@ def entries_by_material() -> Select:
     )
 
 
+def filtered_materials(filter_text: str) -> Select[tuple[int]]:
+    """The ids of the materials with an entry whose OPTIMADE structure matches ``filter_text``.
+
+    Raises ``atlas2d.api.optimade.filter.FilterError`` for a filter that does not parse.
+    """
+    from atlas2d.api.optimade.fields import STRUCTURES
+    from atlas2d.api.optimade.filter import filter_clause
+
+    return select(STRUCTURES.c.material_id).where(filter_clause(filter_text)).distinct()
+
+
+def count_materials(conn: Connection, materials: Select[tuple[int]] | None = None) -> int:
+    """How many materials an export of ``materials`` (default: every material with an entry) writes."""
+    selected = materials if materials is not None else select(Entry.material_id).where(Entry.material_id.is_not(None)).distinct()
+    return conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one()
+
+
 def export_training_set(
     conn: Connection,
     out: Path,
@@ -120,14 +137,14 @@ def export_training_set(
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": batch})
     for rows in result.partitions():
-        properties = _properties(conn, [row.id for row in rows])
+        properties = properties_by_entry(conn, [row.id for row in rows])
         for row in rows:
             sources_used.add(row.source)
             if row.material_id != current and entries:
                 flush(current, entries)  # type: ignore[arg-type]
                 entries = []
             current = row.material_id
-            entries.append(_entry(row, properties.get(row.id, [])))
+            entries.append(entry_from_row(row, properties.get(row.id, [])))
     if entries:
         flush(current, entries)  # type: ignore[arg-type]
     summary.unassigned_entries = _count_unassigned(conn)
@@ -153,7 +170,8 @@ def export_training_set(
     return summary
 
 
-def _entry(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
+def entry_from_row(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
+    """One entry of an ``entries_by_material`` row, with its property values, as ``material_document`` takes it."""
     structure = None
     if row.has_structure is not None:
         structure = {column.key: getattr(row, column.key) for column in STRUCTURE_COLUMNS}
@@ -168,7 +186,8 @@ def _entry(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _properties(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def properties_by_entry(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The property values of ``entry_ids``, per entry id, in insertion order."""
     found: dict[int, list[dict[str, Any]]] = {}
     columns = [getattr(PropertyValue, c) for c in PROPERTY_COLUMNS]
     rows = conn.execute(
@@ -180,8 +199,6 @@ def _properties(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[s
 
 
 def _count_unassigned(conn: Connection) -> int:
-    from sqlalchemy import func
-
     return conn.execute(select(func.count()).select_from(Entry).where(Entry.material_id.is_(None))).scalar_one()
 
 
