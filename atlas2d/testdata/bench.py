@@ -39,11 +39,13 @@ def report(figures: Mapping[str, Any], json_path: Path | None, title: str = "fig
 
 
 def format_value(value: Any) -> str:
-    """A figure as the table shows it: integers with thousands separators, floats to 4 significant digits."""
+    """A figure as the table shows it: whole numbers with thousands separators, other floats to 4 significant digits."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:,.0f}"
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
     if isinstance(value, (list, tuple, dict)):
