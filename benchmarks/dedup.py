@@ -34,11 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.device import resolve_device
-from atlas2d.embeddings.structure.dedup import (
-    DEFAULT_TOLERANCE,
-    compute_missing_invariants,
-    run_dedup,
-)
+from atlas2d.embeddings.structure import refresh
+from atlas2d.embeddings.structure.candidates import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.dedup import run_dedup
 from atlas2d.embeddings.structure.invariants import invariants
 from atlas2d.schema.database import embedded_server, make_engine, start_embedded
 from atlas2d.schema.migrate import upgrade
@@ -87,7 +85,7 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[
                 seed_store(session, [structure_record(k, s) for k, s in items[start : start + 500]])
             invariants([items[0][1]])
             began = time.perf_counter()
-            compute_missing_invariants(session)
+            refresh.refresh(session)
             computed = time.perf_counter()
             run_dedup(session)
             clustered = time.perf_counter()

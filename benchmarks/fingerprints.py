@@ -22,7 +22,8 @@ import numpy as np
 import psycopg
 import torch
 
-from atlas2d.embeddings.bands.model import load_model, rasterise
+from atlas2d.embeddings.bands.model import load_model
+from atlas2d.embeddings.bands.picture import rasterise
 from atlas2d.ingest.sources.tight_binding import generate
 from atlas2d.schema.database import start_embedded
 from atlas2d.testdata.bench import benchmark_parser, report

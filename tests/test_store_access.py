@@ -37,6 +37,7 @@ STORE_COMMANDS = [
     ("dedup",),
     ("dedup", "--report"),
     ("dedup", "override", "split", "1", "2"),
+    ("similar", "1"),
     ("fingerprint", "generate", "--per-family", "1"),
     ("fingerprint", "map", "--out", "unused.png"),
     ("similar-bands", "1"),
@@ -44,7 +45,7 @@ STORE_COMMANDS = [
     ("export", "--out", "unused-export"),
     ("serve",),
 ]
-"""One invocation of every command that opens the store (``similar`` is tested with dedup)."""
+"""One invocation of every command that opens the store."""
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from atlas2d.api.store_access import open_store, settings_of
 from atlas2d.schema.settings import Settings
 
 DEFAULT_TOLERANCE = 0.2
-"""Å; equals ``atlas2d.embeddings.structure.dedup.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
+"""Å; equals ``atlas2d.embeddings.structure.candidates.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
 
 app = typer.Typer(
     name="dedup",
@@ -82,7 +82,7 @@ def override(
     The decision replaces any earlier one for the same pair and applies from the next
     'atlas2d dedup' on, whatever the invariants say.
     """
-    from atlas2d.embeddings.structure.dedup import set_override
+    from atlas2d.embeddings.structure.overrides import set_override
 
     with open_store(settings_of(ctx)) as session:
         try:
@@ -100,14 +100,13 @@ def deduplicate_and_report(settings: Settings) -> None:
 
 
 def _run(session: Session, tolerance: float, neighbours: int, device: str) -> None:
-    from atlas2d.embeddings.structure.dedup import count_missing_invariants, run_dedup
+    from atlas2d.embeddings.structure.dedup import run_dedup
+    from atlas2d.embeddings.structure.refresh import count_stale
 
-    missing = count_missing_invariants(session)
+    stale = count_stale(session).stale
     with progress() as bar:
-        task = bar.add_task("invariants", total=missing)
-        summary = run_dedup(
-            session, tolerance, neighbours, device, on_batch=lambda n: bar.advance(task, n)
-        )
+        task = bar.add_task("invariants", total=stale)
+        summary = run_dedup(session, tolerance, neighbours, device, progress=lambda n: bar.advance(task, n))
     print_table(
         ["what", "count"],
         [
@@ -126,7 +125,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
 
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:
-    from atlas2d.embeddings.structure.dedup import explain
+    from atlas2d.embeddings.structure.explain import explain
 
     try:
         found = explain(session, entry_id, tolerance=tolerance)
@@ -151,7 +150,7 @@ def _explain(session: Session, entry_id: int, tolerance: float) -> None:
 
 
 def _report(session: Session, include_same_source: bool, csv_path: Path | None) -> None:
-    from atlas2d.embeddings.structure.dedup import report
+    from atlas2d.embeddings.structure.explain import report
 
     rows = report(session, include_same_source)
     print_table(

@@ -9,6 +9,7 @@ answers "which entries have bands like this one" from the pgvector index.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -68,7 +69,7 @@ def fill(
 
 def fill_missing(settings: Settings, device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
     """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
-    from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
+    from atlas2d.embeddings.bands.refresh import count_stale, refresh
 
     model = _load(weights, device)
     with open_store(settings) as session:
@@ -78,7 +79,7 @@ def fill_missing(settings: Settings, device: str = "auto", batch_size: int = 256
             return
         with progress() as bar:
             task = bar.add_task(f"fingerprinting on {model.device}", total=stale)
-            written = fill_fingerprints(session, model, batch_size, lambda n: bar.advance(task, n))
+            written = refresh(session, model, batch_size, progress=lambda n: bar.advance(task, n))
     console.print(f"fingerprinted {written} of {total} band structures with {model.identifier}")
 
 
@@ -126,9 +127,9 @@ def train(
     Learns from generated tight-binding band structures plus (with --use-store) the stored
     ones, then reports neighbour family precision@10 and flat-band accuracy on held-out
     generated models (another seed). The shipped weights were made with
-    '--generated-only' and the defaults; their record is embeddings/weights/bands_cae.json.
+    '--generated-only' and the defaults; their record is embeddings/bands/weights/bands_cae.json.
     """
-    from atlas2d.embeddings.bands.model import rasterise
+    from atlas2d.embeddings.bands.picture import rasterise
     from atlas2d.embeddings.bands.training import TrainingSettings, evaluate, save
     from atlas2d.embeddings.bands.training import train as train_model
     from atlas2d.ingest.band_store import read_band_structures
@@ -164,7 +165,7 @@ def fingerprint_map(
         fail(f"unknown colour {colour!r}: use gap, flat-band or family")
     import numpy as np
 
-    from atlas2d.embeddings.bands.model import band_gap
+    from atlas2d.embeddings.bands.picture import band_gap
     from atlas2d.embeddings.bands.plots import plot_map, project_2d
     from atlas2d.ingest.band_store import read_band_structures
 
@@ -189,7 +190,9 @@ def fingerprint_map(
 
 def similar_bands(
     ctx: typer.Context,
-    identifier: Annotated[str, typer.Argument(help="Entry id, or a source key such as kagome-s11-00003.")],
+    identifier: Annotated[
+        str, typer.Argument(help="Entry id, <source>/<source key>, or a source key such as kagome-s11-00003.")
+    ],
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many neighbours.")] = 10,
     method: Annotated[str | None, typer.Option(help="Use the query's band structure of this method.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the query's bands and its neighbours' to this PNG.")] = None,
@@ -198,23 +201,19 @@ def similar_bands(
     """Entries whose band structures are nearest to this entry's, by fingerprint distance (L2)."""
     if output not in {"table", "json"}:
         fail(f"unknown format {output!r}: use table or json")
-    from atlas2d.embeddings.bands.search import (
-        BandSearchError,
-        query_band_structure,
-        resolve_entry,
-        similar_by_bands,
-    )
+    from atlas2d.embeddings.bands.search import query_band_structure, similar_by_bands
+    from atlas2d.embeddings.search import resolve
 
     with open_store(settings_of(ctx)) as session:
         try:
-            entry_id = resolve_entry(session, identifier)
-            neighbours = similar_by_bands(session, entry_id, k, method)
+            entry_id = resolve(session, identifier)
+            neighbours = similar_by_bands(session, entry_id, k, method=method)
             if plot is not None:
                 _plot_neighbours(session, query_band_structure(session, entry_id, method), neighbours, plot)
-        except BandSearchError as exc:
+        except LookupError as exc:
             fail(str(exc))
     if output == "json":
-        print(json.dumps([n.__dict__ for n in neighbours], indent=1, ensure_ascii=False))
+        print(json.dumps([asdict(n) for n in neighbours], indent=1, ensure_ascii=False))
     else:
         print_table(
             ["entry", "source", "key", "formula", "method", "family", "distance"],
@@ -228,7 +227,7 @@ def similar_bands(
         console.print(f"wrote {plot}")
 
 
-def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, BandNeighbour list
+def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, Neighbour list
     from atlas2d.embeddings.bands.plots import BandPanel, plot_band_panels
     from atlas2d.ingest.band_store import read_band_structures
 

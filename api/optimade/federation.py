@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from atlas2d.embeddings.structure.dedup import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.candidates import DEFAULT_TOLERANCE
 from atlas2d.embeddings.structure.invariants import (
     PDD,
     Motif,
