@@ -141,7 +141,8 @@ def main() -> None:
             figures[f"{device}_{key}"] = value
     count = args.vectors or (10_000 if args.quick else 100_000)
     vectors = replicated_vectors(count, rng)
-    queries = vectors[rng.choice(count, size=args.queries, replace=False)] + rng.normal(size=(args.queries, vectors.shape[1])).astype(np.float32) * 0.01
+    picked = vectors[rng.choice(count, size=args.queries, replace=False)]
+    queries = picked + rng.normal(size=(args.queries, vectors.shape[1])).astype(np.float32) * 0.01
     figures.update(knn(vectors, queries, ef_search=[40, 64, 128]))
     report(figures, args.json, title="measure")
 

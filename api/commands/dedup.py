@@ -167,8 +167,9 @@ def _report(session: Session, include_same_source: bool, csv_path: Path | None) 
                 writer = csv.writer(handle)
                 writer.writerow(["material_id", "chemical_formula_reduced", "entry_id", "source", "source_key", "max_emd_angstrom"])
                 for r in rows:
+                    distance = "" if r.max_distance is None else f"{r.max_distance:.6f}"
                     for entry, source, key in r.entries:
-                        writer.writerow([r.material_id, r.formula, entry, source, key, "" if r.max_distance is None else f"{r.max_distance:.6f}"])
+                        writer.writerow([r.material_id, r.formula, entry, source, key, distance])
         except OSError as exc:
             fail(f"cannot write {csv_path}: {exc.strerror}")
         console.print(f"wrote {sum(len(r.entries) for r in rows)} entries of {len(rows)} materials to {csv_path}")

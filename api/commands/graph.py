@@ -92,8 +92,12 @@ def build(
 @app.command()
 def sparql(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="A SELECT or ASK query; prefixes a2d:, id:, unit:, qudt:, opt:, rdf:, rdfs:, xsd: are predeclared.")],
-    graph_file: Annotated[Path | None, typer.Option("--graph", help="Query a graph file from 'graph build --out' instead of the store.")] = None,
+    query: Annotated[
+        str, typer.Argument(help="A SELECT or ASK query; prefixes a2d:, id:, unit:, qudt:, opt:, rdf:, rdfs:, xsd: are predeclared.")
+    ],
+    graph_file: Annotated[
+        Path | None, typer.Option("--graph", help="Query a graph file from 'graph build --out' instead of the store.")
+    ] = None,
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
 ) -> None:
@@ -150,7 +154,9 @@ def sync(
     password: Annotated[str | None, typer.Option(envvar="NEO4J_PASSWORD", help="Password.")] = None,
     database: Annotated[str | None, typer.Option(help="Database on the server; default: the server's default.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Most rows per UNWIND batch.")] = 1000,
-    batch_bytes: Annotated[int, typer.Option(min=512, help="Most bytes per batch message; FalkorDB needs < 4096, Neo4j takes far more.")] = 3500,
+    batch_bytes: Annotated[
+        int, typer.Option(min=512, help="Most bytes per batch message; FalkorDB needs < 4096, Neo4j takes far more.")
+    ] = 3500,
 ) -> None:
     """Write the graph into a Neo4j-protocol server (Neo4j 5, FalkorDB) and keep it in sync.
 

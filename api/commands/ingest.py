@@ -69,6 +69,7 @@ def print_summaries(summaries: list[IngestSummary]) -> None:
     )
     reasons = [(s.source, reason, n) for s in summaries for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]
     if reasons:
-        print_table(["source", "quarantine reason", "records"], reasons[:20], title="Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')")
+        title = "Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')"
+        print_table(["source", "quarantine reason", "records"], reasons[:20], title=title)
     else:
         console.print("nothing quarantined")

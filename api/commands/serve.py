@@ -31,7 +31,9 @@ def serve(
 ) -> None:
     """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links).
 
-    The server reads through the read-only role atlas2d_reader, so no request can change the store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields described at /v1/info/structures.
+    The server reads through the read-only role atlas2d_reader, so no request can change the
+    store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields
+    described at /v1/info/structures.
 
     Check it with: optimade-validator http://HOST:PORT
     """

@@ -31,6 +31,7 @@ from atlas2d.schema.models import Entry, Material, PropertyValue, Source, Struct
 
 STRUCTURE_COLUMNS = [getattr(Structure, key) for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS)]
 PROPERTY_COLUMNS = ("id", "name", "value", "value_text", "unit", "method", "source_field", "reference")
+SOURCE_COLUMNS = ("name", "title", "version", "license", "url", "citation")
 
 
 @dataclass
@@ -153,7 +154,8 @@ def export_training_set(
     splits_sha = splits_file.close()
     (out / "context.jsonld").write_text(json.dumps({"@context": CONTEXT}, indent=1, ensure_ascii=False), encoding="utf-8")
     sources = _sources(conn, sources_used)
-    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, filter_text if materials is not None else None, summary), encoding="utf-8")
+    selection = filter_text if materials is not None else None
+    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, selection, summary), encoding="utf-8")
     metadata = croissant_metadata(
         split_files,
         ("splits.csv", splits_sha),
@@ -203,9 +205,9 @@ def _count_unassigned(conn: Connection) -> int:
 
 
 def _sources(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
-    columns = (Source.name, Source.title, Source.version, Source.license, Source.url, Source.citation)
-    rows = conn.execute(select(*columns).where(Source.name.in_(names)).order_by(Source.name))
-    return [dict(row._mapping) for row in rows]
+    columns = [getattr(Source, c) for c in SOURCE_COLUMNS]
+    rows = conn.execute(select(*columns).where(Source.name.in_(names)).order_by(Source.name)).mappings()
+    return [dict(row) for row in rows]
 
 
 def _provenance(
@@ -225,7 +227,7 @@ def _provenance(
         "| source | title | version | licence | url | citation |",
         "| --- | --- | --- | --- | --- | --- |",
         *(
-            "| " + " | ".join(str(s[k] or "") .replace("|", "\\|") for k in ("name", "title", "version", "license", "url", "citation")) + " |"
+            "| " + " | ".join(str(s[k] or "").replace("|", "\\|") for k in SOURCE_COLUMNS) + " |"
             for s in sources
         ),
         "",
