@@ -1,4 +1,4 @@
-"""Store band structures: the entry through the ordinary writer, the bands beside it.
+"""Store band structures (the entry through the ordinary writer, the bands beside it), and read them back.
 
 A band structure belongs to an entry (one row per entry and method). Its ``data_sha256``
 decides what a re-run does: the same hash leaves the row (and its fingerprint) alone,
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.band_records import BandRecord
+from atlas2d.ingest.band_records import BandRecord, Segment, segments_from_json
 from atlas2d.ingest.records import Rejected, SourceInfo
 from atlas2d.ingest.store import ensure_source, quarantine, write_records
 from atlas2d.schema.models import BandStructure, Entry
@@ -81,3 +83,54 @@ def _write_bands(session: Session, entry_id: int, record: BandRecord, counts: Ba
             update(BandStructure).where(BandStructure.id == old.id).values(**row, fingerprint=None, fingerprint_model=None)
         )
         counts.updated += 1
+
+
+@dataclass(frozen=True)
+class StoredBands:
+    """A stored band structure as the fingerprint commands use it (segments rebuilt on demand)."""
+
+    id: int
+    source_key: str
+    fermi_level: float
+    provenance: dict[str, Any]
+    fingerprint: np.ndarray | None
+    kpath: dict[str, Any]
+    energies: dict[str, Any]
+
+    def segments(self) -> list[Segment]:
+        """The k-path segments with their energies (parsed from the stored JSON)."""
+        return segments_from_json(self.kpath, self.energies)
+
+
+def read_band_structures(
+    session: Session, ids: Iterable[int] | None = None, *, fingerprinted_only: bool = False
+) -> list[StoredBands]:
+    """Stored band structures in id order: all, those with ``ids``, or only those with a fingerprint.
+
+    A missing Fermi level reads as 0 eV, the reference the pictures use when none is known.
+    """
+    query = select(
+        BandStructure.id,
+        Entry.source_key,
+        BandStructure.fermi_level,
+        BandStructure.provenance,
+        BandStructure.fingerprint,
+        BandStructure.kpath,
+        BandStructure.energies,
+    ).join(Entry, Entry.id == BandStructure.entry_id)
+    if ids is not None:
+        query = query.where(BandStructure.id.in_(list(ids)))
+    if fingerprinted_only:
+        query = query.where(BandStructure.fingerprint.is_not(None))
+    return [
+        StoredBands(
+            id=r.id,
+            source_key=r.source_key,
+            fermi_level=r.fermi_level or 0.0,
+            provenance=r.provenance or {},
+            fingerprint=None if r.fingerprint is None else np.asarray(r.fingerprint, dtype=np.float32),
+            kpath=r.kpath,
+            energies=r.energies,
+        )
+        for r in session.execute(query.order_by(BandStructure.id))
+    ]

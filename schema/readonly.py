@@ -11,7 +11,6 @@ that went away during a long statement and cancel it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from psycopg import errors
 from sqlalchemy import make_url
 
 from atlas2d.schema.database import database_url
+from atlas2d.schema.settings import Settings
 
 SQL_ROLE = "atlas2d_sql"
 DEFAULT_TIMEOUT_S = 30.0
@@ -44,20 +44,19 @@ class QueryResult:
     more: bool
 
 
-def sql_url(url: str | None = None) -> str:
-    """The URL ``atlas2d sql`` connects with: ``ATLAS2D_SQL_URL``, else the store's URL with user ``atlas2d_sql``."""
-    configured = os.environ.get("ATLAS2D_SQL_URL")
-    if configured:
-        return configured
-    return make_url(url or database_url()).set(username=SQL_ROLE, password=None).render_as_string(hide_password=False)
+def sql_url(settings: Settings) -> str:
+    """The URL ``atlas2d sql`` connects with: ``settings.sql_url``, else the store's URL with user ``atlas2d_sql``."""
+    if settings.sql_url:
+        return settings.sql_url
+    return make_url(database_url(settings)).set(username=SQL_ROLE, password=None).render_as_string(hide_password=False)
 
 
-def run_readonly(query: str, *, limit: int, timeout_s: float = DEFAULT_TIMEOUT_S, url: str | None = None) -> QueryResult:
+def run_readonly(query: str, *, url: str, limit: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
     """Run ``query`` read-only as ``atlas2d_sql``; at most ``limit`` rows are fetched (plus one, to know of more).
 
     ``timeout_s`` <= 0 means no statement timeout. Raises ``QueryRefused`` with a one-line message.
     """
-    target = make_url(sql_url(url)).set(drivername="postgresql")
+    target = make_url(url).set(drivername="postgresql")
     options = f"-c statement_timeout={max(0, round(timeout_s * 1000))} -c client_connection_check_interval={CONNECTION_CHECK_MS}"
     try:
         with psycopg.connect(target.render_as_string(hide_password=False), options=options) as connection:

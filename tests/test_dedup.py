@@ -27,6 +27,7 @@ from atlas2d.schema.models import (
     Source,
     Structure,
 )
+from atlas2d.schema.settings import Settings
 from atlas2d.testdata.labelled import noisy, permuted, rotated, supercell, with_vacuum
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
@@ -237,7 +238,7 @@ def test_demo_step_deduplicates_and_lists_cross_source_duplicates(
 ) -> None:
     ids = _seed(session)
     name = poscar_structures(6, 24)[0][0]
-    dedup_command.deduplicate_and_report()
+    dedup_command.deduplicate_and_report(Settings(database_url=cli_env))
     out = capsys.readouterr().out
     assert "materials across sources" in out and "Duplicates across sources" in out
     session.expire_all()

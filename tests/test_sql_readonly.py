@@ -17,6 +17,7 @@ from sqlalchemy import make_url, text
 from atlas2d.api.optimade.app import reader_engine
 from atlas2d.schema.database import make_engine
 from atlas2d.schema.readonly import SQL_ROLE, sql_url
+from atlas2d.schema.settings import Settings
 from atlas2d.testdata import REPO
 
 
@@ -96,7 +97,7 @@ def test_a_killed_client_does_not_leave_its_statement_running(cli_env: str) -> N
 
 def test_neither_read_only_role_can_end_the_others_sessions(cli_env: str, atlas2d) -> None:  # noqa: ANN001
     api = reader_engine(cli_env)
-    with api.connect() as api_session, psycopg.connect(_libpq(sql_url(cli_env))) as sql_session:
+    with api.connect() as api_session, psycopg.connect(_libpq(sql_url(Settings(database_url=cli_env)))) as sql_session:
         api_pid = api_session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         sql_pid = sql_session.execute("SELECT pg_backend_pid()").fetchone()[0]
 

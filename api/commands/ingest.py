@@ -6,17 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 
 from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.api.store_access import open_store, settings_of
 from atlas2d.ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
 from atlas2d.ingest.sources import ADAPTERS
-from atlas2d.schema.database import DatabaseError, make_engine
 
 SOURCES_HELP = "; ".join(f"{name}: {adapter.formats}" for name, adapter in ADAPTERS.items())
 
 
 def ingest(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help=f"Which adapter reads the files. {SOURCES_HELP}.")],
     paths: Annotated[list[Path], typer.Argument(help="Files to read (a folder means every file in it).")],
     batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = BATCH_SIZE,
@@ -30,10 +31,8 @@ def ingest(
     if source not in ADAPTERS:
         fail(f"unknown source {source!r}: choose one of {', '.join(ADAPTERS)}")
     files = expand(paths)
-    try:
-        summary = run_ingest(source, files, batch_size)
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"{str(exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    with open_store(settings_of(ctx)) as session:
+        summary = run_ingest(session.get_bind(), source, files, batch_size)
     print_summaries([summary])
 
 
@@ -52,14 +51,12 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def run_ingest(source: str, files: list[Path], batch_size: int = BATCH_SIZE) -> IngestSummary:
-    """Ingest ``files`` with a progress bar counting records."""
-    engine = make_engine()
+def run_ingest(engine: Engine, source: str, files: list[Path], batch_size: int = BATCH_SIZE) -> IngestSummary:
+    """Ingest ``files`` into the store of ``engine`` with a progress bar counting records."""
     with progress() as bar:
         task = bar.add_task(f"ingest {source}", total=None)
         summary = ingest_files(engine, source, files, batch_size, on_batch=lambda n: bar.advance(task, n))
         bar.update(task, total=summary.read, completed=summary.read)
-    engine.dispose()
     return summary
 
 
@@ -72,6 +69,7 @@ def print_summaries(summaries: list[IngestSummary]) -> None:
     )
     reasons = [(s.source, reason, n) for s in summaries for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]
     if reasons:
-        print_table(["source", "quarantine reason", "records"], reasons[:20], title="Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')")
+        title = "Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')"
+        print_table(["source", "quarantine reason", "records"], reasons[:20], title=title)
     else:
         console.print("nothing quarantined")

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from atlas2d.api.console import fail, print_table
+from atlas2d.api.store_access import open_store, settings_of
 from atlas2d.embeddings.search import SEARCHES, resolve, search_named
-from atlas2d.schema.database import DatabaseError, make_engine
 
 
 def similar(
+    ctx: typer.Context,
     ref: Annotated[
         str, typer.Argument(metavar="ID", help="Entry id, <source>/<source key> or a source key (a material id with --material).")
     ],
@@ -38,15 +37,11 @@ def similar(
         fail(f"--k must be at least 1, not {k}")
     if material and not ref.isdigit():
         fail(f"--material takes a material id (a whole number), not {ref!r}")
-    try:
-        with Session(make_engine()) as session:
+    with open_store(settings_of(ctx)) as session:
+        try:
             found = search(session, int(ref) if material else resolve(session, ref), k, by_material=material)
-    except LookupError as exc:
-        fail(str(exc.args[0]))
-    except DatabaseError as exc:
-        fail(str(exc))
-    except DBAPIError as exc:
-        fail(f"database error: {str(exc.orig or exc).strip().splitlines()[0]} (did you run 'atlas2d init'?)")
+        except LookupError as exc:
+            fail(str(exc.args[0]))
     print_table(
         ["material", "entry", "source", "source key", "formula", "distance"],
         [(n.material_id, n.entry_id, n.source, n.source_key, n.formula, n.distance) for n in found],

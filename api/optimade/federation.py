@@ -95,14 +95,15 @@ def search(filter_text: str, providers: list[str], max_results: int = 1000, time
         answer = by_url.get(url) or by_url.get(url.rstrip("/")) or {}
         if answer.get("errors"):
             errors[url] = [str(e) for e in answer["errors"]]
-        hits += [_hit(url, entry) for entry in answer.get("data", [])]
+        hits += [hit_from_resource(url, entry) for entry in answer.get("data", [])]
     for url in providers:
         if url not in by_url and url.rstrip("/") not in by_url:
             errors.setdefault(url, ["no answer"])
     return hits, errors
 
 
-def _hit(provider: str, entry: dict[str, Any]) -> Hit:
+def hit_from_resource(provider: str, entry: dict[str, Any]) -> Hit:
+    """A provider's structure resource (JSON:API ``data`` item) as a ``Hit`` with its merge keys."""
     attributes = entry.get("attributes") or {}
     periodic = attributes.get("dimension_types")
     return Hit(
