@@ -19,24 +19,11 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Element
 
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    band_gap_type,
-    layer_from_arrays,
-    number,
-    value,
-)
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.harmonize import band_gap_type, number, value
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, dumps, structure_record
-
-SOURCE = SourceInfo(
-    name="c2db",
-    title="Computational 2D Materials Database (C2DB)",
-    version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
-    license="CC BY 4.0",
-    url="https://c2db.fysik.dtu.dk",
-    citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
-)
 
 UID_FILE_NAME = re.compile(r"^(?P<uid>[A-Za-z0-9()]+-[0-9a-f]{12})(\.structure)?\.json$")
 
@@ -152,3 +139,17 @@ def _array(encoded: Any, field: str) -> np.ndarray:
         return np.array(encoded, dtype=float)
     except (TypeError, ValueError) as exc:
         raise HarmonizationError(f"{field} is not numeric: {exc}") from exc
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="c2db",
+        title="Computational 2D Materials Database (C2DB)",
+        version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
+        license="CC BY 4.0",
+        url="https://c2db.fysik.dtu.dk",
+        citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
+    ),
+    "ASE JSON database rows (*.json) or an ASE SQLite export (*.db)",
+    read,
+)
