@@ -13,9 +13,10 @@ module and one line in its ``pyproject.toml``.
 - ``BandRecord``: a band structure with the ``Record`` of the entry it belongs to;
 - ``Rejected``: a record that cannot be ingested, with the reason and its text as read.
 
-It never raises: a bad record becomes a ``Rejected`` (``common.attempt`` does that for one
-record), and so does a file that cannot be read at all, so one broken record never stops
-a run over thousands. Every yielded item names where it came from with a locator:
+It only reads (the file is left as it was) and never raises: a bad record becomes a
+``Rejected`` (``common.attempt`` does that for one record), and so does a file that cannot
+be read at all, so one broken record never stops a run over thousands. Every yielded item
+names where it came from with a locator:
 
 - ``<file>:<line>`` for line-oriented formats (JSON lines, CSV), lines counted from 1;
 - ``<file>[<index>]`` for an item of a JSON array, counted from 0;

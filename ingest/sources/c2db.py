@@ -25,6 +25,9 @@ from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, 
 from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, dumps, structure_record
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+
 UID_FILE_NAME = re.compile(r"^(?P<uid>[A-Za-z0-9()]+-[0-9a-f]{12})(\.structure)?\.json$")
 
 NUMERIC_PAIRS: tuple[tuple[str, str, str], ...] = (
@@ -72,6 +75,13 @@ def _read_sqlite(path: Path) -> Iterator[Record | Rejected]:
     from ase.db import connect
     from ase.io.jsonio import encode
 
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        # ASE would turn any other file, an empty one included, into a new database: reading must not write.
+        reason = "not an SQLite database (an ASE .db export starts with 'SQLite format 3')"
+        yield Rejected(locator=path.name, reason=reason, payload=repr(header))
+        return
     try:
         rows = list(connect(str(path), type="db").select())
     except Exception as exc:  # noqa: BLE001 - a damaged database file is quarantined, not fatal
