@@ -14,8 +14,8 @@ SAMPLES = Path(__file__).parent
 BUNDLED: tuple[tuple[str, str], ...] = (
     ("c2db", "c2db/*.structure.json"),
     ("mc2d", "mc2d/*.json"),
-    ("2dmatpedia", "2dmatpedia/*.jsonl"),
     ("2dmatpedia-constructed", "2dmatpedia-constructed/*.jsonl"),
+    ("2dmatpedia", "2dmatpedia/*.jsonl"),
     ("experimental", "experimental/*.csv"),
     ("tight-binding-generated", "tight-binding-generated/*.json"),
 )

@@ -231,14 +231,14 @@ def read(path: Path) -> Iterator[BandRecord | Rejected]:
     """The band structures a model spec file asks for; a spec that is not one is one ``Rejected``."""
     text = path.read_text(errors="replace")
     try:
-        n_per_family, seed, families = parse_spec(text)
+        n_per_family, seed, families = _parse_spec(text)
     except ValueError as exc:
         yield Rejected(locator=path.name, reason=f"not a tight-binding model spec: {exc}", payload=text[:JSON_ERROR_CONTEXT])
         return
     yield from band_records(n_per_family, seed, path.name, families)
 
 
-def parse_spec(text: str) -> tuple[int, int, tuple[str, ...]]:
+def _parse_spec(text: str) -> tuple[int, int, tuple[str, ...]]:
     """``(per_family, seed, families)`` of a spec's JSON text; ``ValueError`` says what is wrong."""
     spec = json.loads(text)
     if not isinstance(spec, dict):
