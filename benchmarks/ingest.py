@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from atlas2d.api.console import print_table
 from atlas2d.ingest.pipeline import ingest_files
 from atlas2d.ingest.samples import SAMPLES
-from atlas2d.ingest.sources import ADAPTERS
+from atlas2d.ingest.sources.registry import adapter
 from atlas2d.schema.database import make_engine, sqlalchemy_url, start_embedded
 from atlas2d.schema.migrate import upgrade
 from atlas2d.testdata.bench import benchmark_parser, report
@@ -94,7 +94,7 @@ def main() -> None:
             path = Path(tmp) / f"{source}-{name}"
             build(n, path)
             start = time.perf_counter()
-            parsed = sum(1 for _ in ADAPTERS[source].read(path))
+            parsed = sum(1 for _ in adapter(source).read(path))
             parse_s = time.perf_counter() - start
             database = f"bench_{source.replace('-', '_')}"
             with admin.connect() as conn:

@@ -21,15 +21,17 @@ from atlas2d.embeddings.bands.refresh import count_stale, refresh
 from atlas2d.embeddings.bands.search import similar_by_bands
 from atlas2d.embeddings.neighbour import SearchError
 from atlas2d.embeddings.search import resolve
-from atlas2d.ingest.band_records import BandRecord, segments_from_json
-from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.records import Rejected
+from atlas2d.ingest.band_records import BandRecord, Segment, segments_from_json
+from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
+from atlas2d.ingest.pipeline import ingest_streams
 from atlas2d.ingest.sources.tight_binding import (
-    GENERATED_SOURCE,
+    ADAPTER,
     band_structure,
     generate,
     random_parameters,
 )
+from atlas2d.ingest.store import ensure_source
+from atlas2d.schema.database import make_engine
 from atlas2d.schema.models import BandStructure, Entry, Quarantine
 
 HELD_OUT_SEED = 4242
@@ -44,17 +46,22 @@ def _entry_id(session: Session, key: str) -> int:
     return session.execute(select(Entry.id).where(Entry.source_key == key)).scalar_one()
 
 
+def _write(session: Session, records: list[BandRecord]) -> BandWriteCounts:
+    """What writing ``records`` did to the band structures (entries written with them)."""
+    return write_band_records(session, ensure_source(session, ADAPTER.source), records, source_file="test")[1]
+
+
 def _store(session: Session, records: list[BandRecord]) -> None:
-    write_band_records(session, GENERATED_SOURCE, records, source_file="test")
+    _write(session, records)
     session.commit()
 
 
 def test_writing_is_idempotent_and_changed_bands_lose_their_fingerprint(session: Session, model) -> None:  # noqa: ANN001
     models = generate(2, seed=HELD_OUT_SEED)
-    counts = write_band_records(session, GENERATED_SOURCE, [m.record for m in models])
+    counts = _write(session, [m.record for m in models])
     session.commit()
     assert (counts.inserted, counts.unchanged) == (len(models), 0)
-    again = write_band_records(session, GENERATED_SOURCE, [m.record for m in models])
+    again = _write(session, [m.record for m in models])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(models))
     assert session.execute(select(func.count()).select_from(Entry).where(Entry.material_id.is_not(None))).scalar_one() == 0
 
@@ -64,10 +71,11 @@ def test_writing_is_idempotent_and_changed_bands_lose_their_fingerprint(session:
 
     first = models[0]
     shifted = band_structure(first.record.entry.raw["model"], first.record.entry.source_key, energy_shift=0.5)
-    changed = write_band_records(session, GENERATED_SOURCE, [shifted.record])
+    changed = _write(session, [shifted.record])
     session.commit()
     assert changed.updated == 1
-    row = session.execute(select(BandStructure).where(BandStructure.entry_id == _entry_id(session, first.record.entry.source_key))).scalar_one()
+    entry_id = _entry_id(session, first.record.entry.source_key)
+    row = session.execute(select(BandStructure).where(BandStructure.entry_id == entry_id)).scalar_one()
     assert row.fingerprint is None and row.fingerprint_model is None
     assert row.provenance["origin"] == "generated tight-binding"
     assert count_stale(session, model.identifier) == (1, len(models))
@@ -94,12 +102,21 @@ def test_another_models_fingerprints_are_recomputed(session: Session, model) -> 
     assert refresh(session, model) == 6
 
 
-def test_bad_band_records_go_to_quarantine(session: Session) -> None:
-    rejected = Rejected(locator="broken.json", reason="non-finite energy", payload="{}")
-    counts = write_band_records(session, GENERATED_SOURCE, [rejected])
-    session.commit()
-    assert counts.quarantined == 1
-    assert session.execute(select(Quarantine.reason)).scalar_one() == "non-finite energy"
+def test_bad_band_records_go_to_quarantine(store_url: str) -> None:
+    good, broken = (m.record for m in generate(1, seed=HELD_OUT_SEED + 5)[:2])
+    first = broken.segments[0]
+    energies = first.energies.copy()
+    energies[0, 0, 1] = np.nan
+    broken.segments[0] = Segment(first.start, first.end, first.distances, energies)
+    engine = make_engine(store_url)
+    summary = ingest_streams(engine, ADAPTER, [("test", iter([good, broken]))])
+    with Session(engine) as session:
+        reasons = session.execute(select(Quarantine.locator, Quarantine.reason)).all()
+        keys = session.execute(select(Entry.source_key).join(BandStructure)).scalars().all()
+    engine.dispose()
+    assert (summary.bands.inserted, summary.quarantined) == (1, 1)
+    assert keys == [good.entry.source_key]
+    assert reasons == [(broken.entry.locator, f"invalid band structure: segment {first.label}: non-finite energy or k-distance")]
 
 
 def test_invariance_to_k_density_energy_reference_and_segment_order(session: Session, model) -> None:  # noqa: ANN001

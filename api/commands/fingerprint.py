@@ -94,20 +94,25 @@ def generate(
     Families: honeycomb with a Dirac cone, gapped honeycomb, kagome (flat band), Lieb,
     square and triangular, with random hoppings, on-site energies and Fermi levels. They go
     in under the source 'tight-binding-generated' with provenance 'generated tight-binding',
-    with no structure and no material; re-running with the same seed changes nothing.
+    with no structure and no material; re-running with the same seed changes nothing. The
+    same as 'atlas2d ingest tight-binding-generated' of the spec {"per_family": N, "seed": S}.
     """
-    from atlas2d.ingest.band_store import write_band_records
-    from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE
-    from atlas2d.ingest.sources.tight_binding import generate as generate_models
+    from atlas2d.ingest.pipeline import ingest_streams
+    from atlas2d.ingest.sources.tight_binding import ADAPTER, band_records
 
-    models = generate_models(per_family, seed)
-    with open_store(settings_of(ctx)) as session:
-        counts = write_band_records(session, GENERATED_SOURCE, [m.record for m in models], source_file=f"seed {seed}")
-        session.commit()
+    label = f"seed {seed}"
+    with open_store(settings_of(ctx)) as session, progress() as bar:
+        task = bar.add_task("generating band structures", total=None)
+        summary = ingest_streams(
+            session.get_bind(), ADAPTER, [(label, band_records(per_family, seed, label))], on_batch=lambda n: bar.advance(task, n)
+        )
+    bands = summary.bands
     console.print(
-        f"generated {len(models)} tight-binding band structures (seed {seed}): "
-        f"{counts.inserted} new, {counts.updated} changed, {counts.unchanged} unchanged"
+        f"generated {bands.inserted + bands.updated + bands.unchanged} tight-binding band structures (seed {seed}): "
+        f"{bands.inserted} new, {bands.updated} changed, {bands.unchanged} unchanged"
     )
+    if summary.quarantined:
+        console.print(f"{summary.quarantined} quarantined: {', '.join(summary.reasons)}")
 
 
 @app.command()

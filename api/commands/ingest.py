@@ -11,25 +11,37 @@ from sqlalchemy import Engine
 from atlas2d.api.console import console, fail, print_table, progress
 from atlas2d.api.store_access import open_store, settings_of
 from atlas2d.ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
-from atlas2d.ingest.sources import ADAPTERS
+from atlas2d.ingest.sources.registry import SourceError, registry
 
-SOURCES_HELP = "; ".join(f"{name}: {adapter.formats}" for name, adapter in ADAPTERS.items())
+
+def sources_help() -> str:
+    """The registered sources and what each reads; registered ones that cannot load, with why."""
+    sources = registry()
+    lines = [f"{name}: {adapter.formats}" for name, adapter in sources.adapters.items()]
+    lines += [f"{name}: unusable ({why})" for name, why in sources.broken.items()]
+    return "; ".join(lines)
 
 
 def ingest(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help=f"Which adapter reads the files. {SOURCES_HELP}.")],
+    source: Annotated[str, typer.Argument(help=f"Which adapter reads the files. {sources_help()}.")],
     paths: Annotated[list[Path], typer.Argument(help="Files to read (a folder means every file in it).")],
     batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = BATCH_SIZE,
 ) -> None:
     """Ingest source files: harmonize every record, quarantine bad ones with a reason.
 
+    Sources are the adapters registered in the atlas2d.sources entry-point group (atlas2d's
+    own and any installed package's); 'tight-binding-generated' takes a model spec and
+    stores generated band structures.
+
     Safe to repeat: unchanged records are skipped, changed ones update their entry and keep
     the previous raw record as a revision. Each batch is one transaction, so an interrupted
     run leaves a consistent store and running the command again completes it.
     """
-    if source not in ADAPTERS:
-        fail(f"unknown source {source!r}: choose one of {', '.join(ADAPTERS)}")
+    try:
+        registry().adapter(source)
+    except SourceError as exc:
+        fail(str(exc))
     files = expand(paths)
     with open_store(settings_of(ctx)) as session:
         summary = run_ingest(session.get_bind(), source, files, batch_size)
@@ -67,6 +79,9 @@ def print_summaries(summaries: list[IngestSummary]) -> None:
         [(s.source, s.files, s.read, s.inserted, s.updated, s.unchanged, s.quarantined) for s in summaries],
         title="Ingest summary",
     )
+    for s in summaries:
+        if s.bands.inserted or s.bands.updated or s.bands.unchanged:
+            console.print(f"{s.source} band structures: {s.bands.inserted} new, {s.bands.updated} changed, {s.bands.unchanged} unchanged")
     reasons = [(s.source, reason, n) for s in summaries for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]
     if reasons:
         title = "Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')"

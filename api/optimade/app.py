@@ -62,13 +62,7 @@ def server_config(base_url: str | None = None, log_dir: Path = DEFAULT_LOG_DIR):
             source_url="https://github.com/atlas2d/atlas2d",
             maintainer={"email": "atlas2d@users.noreply.github.com"},
         ),
-        provider_fields={
-            "structures": [
-                {"name": f.name, "type": f.type, "description": f.description, "sortable": True}
-                | ({"unit": f.unit} if f.unit else {})
-                for f in PROVIDER_FIELDS
-            ]
-        },
+        provider_fields={"structures": [field.info() for field in PROVIDER_FIELDS]},
     )
 
 

@@ -27,7 +27,7 @@ from atlas2d.embeddings.structure.invariants import (
     invariants_of_motifs,
     pdd_distance,
 )
-from atlas2d.ingest.harmonize import HarmonizationError
+from atlas2d.ingest.records import HarmonizationError
 from atlas2d.ingest.sources.optimade_json import layer_of
 
 DENSITY_TOLERANCE = 0.03

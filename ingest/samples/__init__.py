@@ -1,7 +1,8 @@
 """Small real samples of each source, shipped so ``atlas2d demo`` and the tests need no download.
 
 Each folder holds one source's files and a PROVENANCE.md with where they come from and their
-licence. The 2DMatPedia-layout sample is *constructed* (see its PROVENANCE.md).
+licence. The 2DMatPedia-layout sample is *constructed* and the tight-binding one is a spec of
+generated models (see their PROVENANCE.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ BUNDLED: tuple[tuple[str, str], ...] = (
     ("c2db", "c2db/*.structure.json"),
     ("mc2d", "mc2d/*.json"),
     ("2dmatpedia-constructed", "2dmatpedia-constructed/*.jsonl"),
+    ("2dmatpedia", "2dmatpedia/*.jsonl"),
     ("experimental", "experimental/*.csv"),
+    ("tight-binding-generated", "tight-binding-generated/*.json"),
 )
 """(adapter name, file pattern) in ingest order: computed sources before the measured values
 that link to their materials."""

@@ -19,24 +19,14 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Element
 
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    band_gap_type,
-    layer_from_arrays,
-    number,
-    value,
-)
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.harmonize import band_gap_type, number, value
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, dumps, structure_record
 
-SOURCE = SourceInfo(
-    name="c2db",
-    title="Computational 2D Materials Database (C2DB)",
-    version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
-    license="CC BY 4.0",
-    url="https://c2db.fysik.dtu.dk",
-    citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
-)
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
 
 UID_FILE_NAME = re.compile(r"^(?P<uid>[A-Za-z0-9()]+-[0-9a-f]{12})(\.structure)?\.json$")
 
@@ -85,6 +75,13 @@ def _read_sqlite(path: Path) -> Iterator[Record | Rejected]:
     from ase.db import connect
     from ase.io.jsonio import encode
 
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        # ASE would turn any other file, an empty one included, into a new database: reading must not write.
+        reason = "not an SQLite database (an ASE .db export starts with 'SQLite format 3')"
+        yield Rejected(locator=path.name, reason=reason, payload=repr(header))
+        return
     try:
         rows = list(connect(str(path), type="db").select())
     except Exception as exc:  # noqa: BLE001 - a damaged database file is quarantined, not fatal
@@ -152,3 +149,17 @@ def _array(encoded: Any, field: str) -> np.ndarray:
         return np.array(encoded, dtype=float)
     except (TypeError, ValueError) as exc:
         raise HarmonizationError(f"{field} is not numeric: {exc}") from exc
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="c2db",
+        title="Computational 2D Materials Database (C2DB)",
+        version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
+        license="CC BY 4.0",
+        url="https://c2db.fysik.dtu.dk",
+        citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
+    ),
+    "ASE JSON database rows (*.json) or an ASE SQLite export (*.db)",
+    read,
+)

@@ -16,23 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, value
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.harmonize import value
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import (
     JSON_ERROR_CONTEXT,
     attempt,
     dumps,
     iter_json_array,
     structure_record,
-)
-
-SOURCE = SourceInfo(
-    name="mc2d",
-    title="Materials Cloud two-dimensional crystals database (MC2D)",
-    version="v4 (mounet-v4 structures.json)",
-    license="CC BY 4.0",
-    url="https://www.materialscloud.org/discover/mc2d",
-    citation="N. Mounet et al., Nat. Nanotechnol. 13, 246 (2018)",
 )
 
 NOT_COMPUTED = "-"
@@ -85,3 +78,17 @@ def _structure(item: dict[str, Any]) -> Layer:
 def _known(raw: object) -> object:
     """MC2D's ``"-"`` (not computed) as ``None``; anything else as it is."""
     return None if raw == NOT_COMPUTED else raw
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="mc2d",
+        title="Materials Cloud two-dimensional crystals database (MC2D)",
+        version="v4 (mounet-v4 structures.json)",
+        license="CC BY 4.0",
+        url="https://www.materialscloud.org/discover/mc2d",
+        citation="N. Mounet et al., Nat. Nanotechnol. 13, 246 (2018)",
+    ),
+    "MC2D v4 structures JSON list",
+    read,
+)

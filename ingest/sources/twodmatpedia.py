@@ -6,10 +6,13 @@ Published layout: ``material_id`` (``2dm-<n>``), ``formula_pretty``, ``structure
 ``total_magnetization`` (μB), ``source_id`` and ``discovery_process``. Missing optional
 fields are unknown, not zero.
 
-No real 2DMatPedia record is available to this project yet, so the bundled sample is
+No real 2DMatPedia record was available to this project at first, so the bundled sample is
 *constructed*: real poscar2d structures written in this layout without properties, each line
-marked with ``CONSTRUCTED_MARK``. Such lines are only accepted under ``CONSTRUCTED_SOURCE``
-and refused under ``SOURCE``, so constructed records can never pass as 2DMatPedia data.
+marked with ``base.CONSTRUCTED_MARK``. The same reader serves both adapters: ``ADAPTER`` for real
+2DMatPedia lines and ``CONSTRUCTED_ADAPTER`` (source ``2dmatpedia-constructed``) for marked
+ones; the ingest refuses a marked line under ``2dmatpedia`` and an unmarked one under the
+constructed source (``atlas2d.ingest.sources.base.Adapter.checked``), so constructed records
+can never pass as 2DMatPedia data.
 """
 
 from __future__ import annotations
@@ -20,29 +23,11 @@ from typing import Any
 
 import orjson
 
-from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, value
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.harmonize import value
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, structure_record
-
-SOURCE = SourceInfo(
-    name="2dmatpedia",
-    title="2DMatPedia, an open computational database of two-dimensional materials",
-    version="2019 release (JSON lines)",
-    license="CC BY 4.0",
-    url="http://www.2dmatpedia.org",
-    citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
-)
-
-CONSTRUCTED_SOURCE = SourceInfo(
-    name="2dmatpedia-constructed",
-    title="CONSTRUCTED records in 2DMatPedia's JSON-lines layout from real poscar2d structures (not 2DMatPedia data, no properties)",
-    version="atlas2d generator 1 (ingest/samples/2dmatpedia-constructed/generate.py)",
-    license="structures: CC BY 4.0 (2DMatPedia, presumed origin of the poscar2d archive)",
-    url="https://github.com/lalaheihaihei/catalyticLAM",
-)
-
-CONSTRUCTED_MARK = "_atlas2d_constructed"
-"""Key every constructed line carries; its value says what the line is."""
 
 PROPERTIES: tuple[tuple[str, str, str], ...] = (
     ("bandgap", "band_gap", "PBE"),
@@ -55,35 +40,22 @@ PROPERTIES: tuple[tuple[str, str, str], ...] = (
 
 
 def read(path: Path) -> Iterator[Record | Rejected]:
-    """Real 2DMatPedia lines; a constructed line is refused with a reason."""
-    yield from _read(path, constructed=False)
-
-
-def read_constructed(path: Path) -> Iterator[Record | Rejected]:
-    """Constructed lines only (the bundled sample); an unmarked line is refused."""
-    yield from _read(path, constructed=True)
-
-
-def _read(path: Path, constructed: bool) -> Iterator[Record | Rejected]:
+    """Every line of one JSON-lines file; blank lines are skipped."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             locator = f"{path.name}:{number}"
-            yield attempt(locator, lambda line=line: line.rstrip("\n"), lambda line=line, locator=locator: _record(line, locator, constructed))
+            yield attempt(locator, lambda line=line: line.rstrip("\n"), lambda line=line, locator=locator: _record(line, locator))
 
 
-def _record(line: str, locator: str, constructed: bool) -> Record:
+def _record(line: str, locator: str) -> Record:
     try:
         item = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise HarmonizationError(f"not a JSON line (truncated?): {exc}") from exc
     if not isinstance(item, dict):
         raise HarmonizationError(f"a line is a JSON object, got {type(item).__name__}")
-    if constructed and CONSTRUCTED_MARK not in item:
-        raise HarmonizationError(f"line lacks {CONSTRUCTED_MARK!r}: only constructed records belong to this source")
-    if not constructed and CONSTRUCTED_MARK in item:
-        raise HarmonizationError("a constructed record is not 2DMatPedia data: ingest it as '2dmatpedia-constructed'")
     values = [value(name, item.get(field), method, field) for field, name, method in PROPERTIES]
     return structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
 
@@ -109,3 +81,30 @@ def _structure(data: Any) -> Layer:
             raise HarmonizationError(f"partial occupancy {occupancy[0].get('occu')!r} of {occupancy[0].get('element')!r}")
         symbols.append(occupancy[0].get("element"))
     return layer_from_arrays(matrix, coords, symbols)
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="2dmatpedia",
+        title="2DMatPedia, an open computational database of two-dimensional materials",
+        version="2019 release (JSON lines)",
+        license="CC BY 4.0",
+        url="http://www.2dmatpedia.org",
+        citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
+    ),
+    "JSON lines, pymatgen structure dicts",
+    read,
+)
+
+CONSTRUCTED_ADAPTER = Adapter(
+    SourceInfo(
+        name="2dmatpedia-constructed",
+        title="CONSTRUCTED records in 2DMatPedia's JSON-lines layout from real poscar2d structures (not 2DMatPedia data, no properties)",
+        version="atlas2d generator 1 (ingest/samples/2dmatpedia-constructed/generate.py)",
+        license="structures: CC BY 4.0 (2DMatPedia, presumed origin of the poscar2d archive)",
+        url="https://github.com/lalaheihaihei/catalyticLAM",
+    ),
+    "the constructed sample in 2DMatPedia's layout (lines marked _atlas2d_constructed)",
+    read,
+    constructed=True,
+)

@@ -15,8 +15,8 @@ from atlas2d.embeddings.bands.search import similar_by_bands
 from atlas2d.embeddings.search import SEARCHES, resolve
 from atlas2d.embeddings.structure.dedup import run_dedup
 from atlas2d.embeddings.structure.search import similar_by_structure
-from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE, generate
+from atlas2d.ingest.pipeline import ingest_streams
+from atlas2d.ingest.sources.tight_binding import ADAPTER, band_records
 from atlas2d.schema.database import make_engine
 from atlas2d.schema.models import Entry
 from atlas2d.testdata.poscar import (
@@ -34,9 +34,8 @@ def band_server(template_url: str) -> Iterator[tuple[str, str]]:
     """A server over a store of fingerprinted tight-binding band structures, and its store URL."""
     with fresh_database(template_url) as url:
         engine = make_engine(url)
+        ingest_streams(engine, ADAPTER, [("test", band_records(3, seed=5, name="test"))])
         with Session(engine) as session:
-            write_band_records(session, GENERATED_SOURCE, [m.record for m in generate(3, seed=5)], source_file="test")
-            session.commit()
             refresh(session, load_model(device="cpu"))
             seed_store(session, [structure_record(key, s) for key, s in poscar_structures(12)])
             run_dedup(session, device="cpu")
