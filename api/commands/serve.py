@@ -18,9 +18,12 @@ def serve(
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "warning",
 ) -> None:
-    """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links).
+    """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links) and a web explorer at /.
 
-    The server reads through the read-only role atlas2d_reader, so no request can change the store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields described at /v1/info/structures.
+    The explorer (/, /overview, /materials/ID, /entries/ID) searches materials and shows each with its 3D structure and its values.
+
+    The server reads through the read-only role atlas2d_reader, so no request can change the store.
+    Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields described at /v1/info/structures.
 
     Check it with: optimade-validator http://HOST:PORT
     """
@@ -28,6 +31,7 @@ def serve(
     from sqlalchemy.exc import DBAPIError
 
     from atlas2d.api.optimade.app import create_app, reader_engine
+    from atlas2d.api.web.app import create_explorer, with_explorer
     from atlas2d.schema.database import DatabaseError, database_url
 
     try:
@@ -38,6 +42,6 @@ def serve(
         fail(str(exc))
     except DBAPIError as exc:
         fail(f"cannot read the store as atlas2d_reader (run 'atlas2d init' first?): {str(exc.orig).splitlines()[0]}")
-    app = create_app(url, base_url=base_url)
-    console.print(f"OPTIMADE API of atlas2d on http://{host}:{port}/v1/info (Ctrl-C stops)")
+    app = with_explorer(create_app(url, base_url=base_url), create_explorer(url))
+    console.print(f"atlas2d explorer on http://{host}:{port}/ and its OPTIMADE API on http://{host}:{port}/v1/info (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
