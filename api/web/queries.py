@@ -3,8 +3,8 @@
 Searches select material ids with semi-joins (``material.id IN (SELECT entry.material_id …)``),
 one per criterion, so each criterion is met by some entry of the material; the page of ids
 is then read whole from the store's ``materials_flat`` view and the property table. A page
-costs four statements whatever the size of the result set: a count, a page of ids (ordered
-and limited in SQL) and two for the rows' details.
+of results costs four statements whatever the size of the result set: a count, a page of ids
+(ordered and limited in SQL) and two for the rows' details.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    Subquery,
     and_,
     func,
+    literal,
     or_,
     select,
     text,
     true,
+    union_all,
 )
 
 from atlas2d.api.optimade.fields import STRUCTURES
@@ -124,26 +127,33 @@ def criteria(query: SearchQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _sort_column(query: SearchQuery) -> ColumnElement[Any]:
+def _sort_keys(query: SearchQuery) -> Subquery | None:
+    """One sort key per material (``material_id``, ``key``), aggregated in one pass.
+
+    A join to this grouped subquery costs one scan of the rows it aggregates; a correlated
+    subquery per material would be as fast with good statistics, but quadratic when the
+    planner misjudges it (as it does on a store just bulk-loaded and not yet analysed).
+    Ascending sorts by a material's lowest value, descending by its highest, as shops sort
+    price ranges.
+    """
     key = query.sort_key
-    if key == "id":
-        return Material.id
-    if key == "formula":
-        return Material.chemical_formula_reduced
+    if key in ("id", "formula"):
+        return None
     if key == "entries":
-        return select(func.count(Entry.id)).where(Entry.material_id == Material.id).scalar_subquery()
-    if key == "sources":
-        return select(func.count(func.distinct(Entry.source_id))).where(Entry.material_id == Material.id).scalar_subquery()
-    spec = RANGES[key]
-    # Ascending puts the lowest value of a material first, descending its highest, as a
-    # shop sorts by price ranges.
-    aggregate = func.max if query.descending else func.min
-    return (
-        select(aggregate(PropertyValue.value))
-        .join(Entry, Entry.id == PropertyValue.entry_id)
-        .where(Entry.material_id == Material.id, PropertyValue.name == spec.property, _method_matches(spec.method))
-        .scalar_subquery()
-    )
+        value = func.count(Entry.id)
+        grouped = select(Entry.material_id, value.label("key"))
+    elif key == "sources":
+        value = func.count(func.distinct(Entry.source_id))
+        grouped = select(Entry.material_id, value.label("key"))
+    else:
+        spec = RANGES[key]
+        value = (func.max if query.descending else func.min)(PropertyValue.value)
+        grouped = (
+            select(Entry.material_id, value.label("key"))
+            .join(PropertyValue, PropertyValue.entry_id == Entry.id)
+            .where(PropertyValue.name == spec.property, _method_matches(spec.method))
+        )
+    return grouped.where(Entry.material_id.is_not(None)).group_by(Entry.material_id).subquery("sort_keys")
 
 
 def search_materials(conn: Connection, query: SearchQuery) -> SearchResult:
@@ -152,13 +162,15 @@ def search_materials(conn: Connection, query: SearchQuery) -> SearchResult:
     total = conn.execute(select(func.count()).select_from(Material).where(*conditions)).scalar_one()
     if query.offset >= total:
         return SearchResult(total, [])
-    key = _sort_column(query)
-    order = key.desc().nulls_last() if query.descending else key.asc().nulls_last()
-    ids = list(
-        conn.execute(
-            select(Material.id).where(*conditions).order_by(order, Material.id).limit(query.per_page).offset(query.offset)
-        ).scalars()
-    )
+    keys = _sort_keys(query)
+    page = select(Material.id).where(*conditions)
+    if keys is None:
+        column: ColumnElement[Any] = Material.chemical_formula_reduced if query.sort_key == "formula" else Material.id
+    else:
+        page = page.outerjoin(keys, keys.c.material_id == Material.id)
+        column = keys.c.key
+    order = column.desc().nulls_last() if query.descending else column.asc().nulls_last()
+    ids = list(conn.execute(page.order_by(order, Material.id).limit(query.per_page).offset(query.offset)).scalars())
     return SearchResult(total, material_rows(conn, ids))
 
 
@@ -216,19 +228,17 @@ class Choices:
 
 
 def form_choices(conn: Connection) -> Choices:
-    """Sources that have materials, and the magnetic states stored (for the form's selects)."""
-    sources = conn.execute(
-        select(Source.name)
-        .where(Source.id.in_(select(Entry.source_id).where(Entry.material_id.is_not(None))))
-        .order_by(Source.name)
-    ).scalars()
-    states = conn.execute(
-        select(PropertyValue.value_text)
+    """Sources that have materials, and the magnetic states stored (for the form's selects), in one statement."""
+    sources = select(literal("source").label("kind"), Source.name.label("choice")).where(
+        Source.id.in_(select(Entry.source_id).where(Entry.material_id.is_not(None)))
+    )
+    states = (
+        select(literal("state"), PropertyValue.value_text)
         .where(PropertyValue.name == "magnetic_state", PropertyValue.value_text.is_not(None))
         .distinct()
-        .order_by(PropertyValue.value_text)
-    ).scalars()
-    return Choices(list(sources), list(states))
+    )
+    rows = conn.execute(union_all(sources, states).order_by("kind", "choice")).all()
+    return Choices([c for kind, c in rows if kind == "source"], [c for kind, c in rows if kind == "state"])
 
 
 # --- one material -------------------------------------------------------------------------
@@ -386,12 +396,18 @@ def _entries(conn: Connection, *where: ColumnElement[bool]) -> list[EntryInfo]:
 
 def material_detail(conn: Connection, material_id: int) -> MaterialDetail | None:
     """The material with its entries, structures, values, band structures and merge records."""
-    formula = conn.execute(select(Material.chemical_formula_reduced).where(Material.id == material_id)).scalar_one_or_none()
-    if formula is None:
+    rows = conn.execute(
+        select(Material.chemical_formula_reduced, *_entry_columns())
+        .join(Entry, Entry.material_id == Material.id)
+        .join(Source, Source.id == Entry.source_id)
+        .outerjoin(Structure, Structure.entry_id == Entry.id)
+        .where(Material.id == material_id)
+        .order_by(Entry.id)
+    ).all()
+    if not rows:
         return None
-    entries = _entries(conn, Entry.material_id == material_id)
-    if not entries:
-        return None
+    formula = rows[0][0]
+    entries = [EntryInfo(*row[1:]) for row in rows]
     ids = [e.id for e in entries]
     by_id = {e.id: e for e in entries}
     evidence_rows = conn.execute(
@@ -533,6 +549,8 @@ def raw_record(conn: Connection, entry_id: int) -> dict[str, Any] | None:
 
 @dataclass
 class SourceCounts:
+    """One row of the overview's source table."""
+
     name: str
     title: str
     license: str | None
@@ -542,6 +560,15 @@ class SourceCounts:
     values: int
     band_structures: int
     quarantined: int
+
+
+@dataclass(frozen=True)
+class FingerprintMap:
+    """The map's points and the number of fingerprints, with the state of the table they came from."""
+
+    signature: tuple[Any, ...]
+    points: list[dict[str, Any]]
+    total: int
 
 
 @dataclass
@@ -607,15 +634,6 @@ def overview(conn: Connection, fingerprint_map: FingerprintMap) -> Overview:
     }
     multi_rows = material_rows(conn, list(multi))
     return Overview(totals, sources, [tuple(r) for r in spans], multi_rows, fingerprint_map.points, fingerprint_map.total)
-
-
-@dataclass(frozen=True)
-class FingerprintMap:
-    """The map's points and the number of fingerprints, with the state of the table they came from."""
-
-    signature: tuple[Any, ...]
-    points: list[dict[str, Any]]
-    total: int
 
 
 def map_signature(conn: Connection) -> tuple[Any, ...]:

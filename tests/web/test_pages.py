@@ -95,8 +95,9 @@ def test_material_page_puts_methods_and_sources_side_by_side(web_server: str, we
     body = get(web_server, f"/materials/{material}").text
     values = body[body.index('<table class="data values">') :]
     values = values[: values.index("</table>")]
-    assert re.search(rf"<td>band_gap</td>\s*<td class=\"num\">{PBE_GAPS[0]:g}</td>\s*<td>eV</td>\s*<td>PBE</td>", values)
-    assert re.search(rf"<td>band_gap</td>\s*<td class=\"num\">{PBE_GAPS[0] + HSE06_SHIFT:g}</td>\s*<td>eV</td>\s*<td>HSE06</td>", values)
+    for value, method in ((PBE_GAPS[0], "PBE"), (PBE_GAPS[0] + HSE06_SHIFT, "HSE06")):
+        row = rf"<td>band_gap</td>\s*<td class=\"num\">{value:g}</td>\s*<td class=\"unit\">eV</td>\s*<td>{method}</td>"
+        assert re.search(row, values), method
     assert f"{COPY_SOURCE.name}/{key}" in values and f"{POSCAR_SOURCE.name}/{key}" in values
     assert 'id="evidence"' in body and "PDD EMD" in body and "same reduced formula" in body
     assert 'class="band-plot"' in body and 'id="bands-data"' in body

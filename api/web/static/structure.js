@@ -50,6 +50,14 @@
     });
   }
 
+  // Fit the atoms (not the cell, whose c axis is mostly vacuum) and tilt the layer a little,
+  // so that its thickness shows as well as its in-plane pattern.
+  function reset() {
+    viewer.resize();
+    viewer.zoomTo({});
+    viewer.rotate(-25, { x: 1, y: 0, z: 0 });
+  }
+
   function draw(resetView) {
     const structure = structures[choice ? Number(choice.value) : 0];
     const n = Number(supercell.value);
@@ -58,7 +66,7 @@
     const model = viewer.addModel(xyz(structure, n), "xyz");
     viewer.setStyle({}, STYLES[style.value]);
     if (unitCell.checked) drawCell(structure.lattice);
-    if (resetView) { viewer.resize(); viewer.zoomTo(); }
+    if (resetView) reset();
     viewer.render();
     element.dataset.atoms = String(model.selectedAtoms({}).length);
     element.dataset.entry = String(structure.entry_id);
@@ -68,6 +76,6 @@
     if (control) control.addEventListener("change", function () { draw(control === choice || control === supercell); });
   });
   unitCell.addEventListener("change", function () { draw(false); });
-  document.getElementById("reset-view").addEventListener("click", function () { viewer.zoomTo(); viewer.render(); });
+  document.getElementById("reset-view").addEventListener("click", function () { reset(); viewer.render(); });
   draw(true);
 })();
