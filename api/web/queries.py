@@ -65,6 +65,10 @@ class MaterialRow:
     values: dict[str, tuple[float, float]] = field(default_factory=dict)
     magnetic_states: list[str] = field(default_factory=list)
 
+    def ranges(self, fields: Sequence[RangeField]) -> list[tuple[float, float] | None]:
+        """The (lowest, highest) value of each of ``fields``, None where the material has none."""
+        return [self.values.get(f.key) for f in fields]
+
 
 @dataclass
 class SearchResult:
