@@ -19,10 +19,12 @@ from sqlalchemy import (
     Select,
     Subquery,
     and_,
+    column,
     func,
     literal,
     or_,
     select,
+    table,
     text,
     true,
     union_all,
@@ -372,46 +374,31 @@ class MaterialDetail:
         return sorted({e.source for e in self.entries})
 
 
-def _entry_columns() -> tuple[ColumnElement[Any], ...]:
-    return (
-        Entry.id,
-        Source.name,
-        Entry.source_key,
-        Entry.material_id,
-        Entry.chemical_formula_reduced,
-        Entry.revision,
-        Structure.entry_id.is_not(None),
-        Structure.nsites,
-        Structure.thickness,
-        Structure.vacuum,
-    )
+ENTRIES_FLAT = table(
+    "entries_flat",
+    *(column(name) for name in ("entry_id", "source", "source_key", "material_id", "formula", "revision", "nsites", "thickness", "vacuum")),
+)
+"""The store's ``entries_flat`` view (one row per source record), for the columns the pages show."""
 
 
-def _entries(conn: Connection, *where: ColumnElement[bool]) -> list[EntryInfo]:
+def _entries(conn: Connection, where: ColumnElement[bool]) -> list[EntryInfo]:
+    """Entries of ``entries_flat`` meeting ``where``, by id (an entry with ``nsites`` has a structure)."""
+    v = ENTRIES_FLAT.c
     rows = conn.execute(
-        select(*_entry_columns())
-        .join(Source, Source.id == Entry.source_id)
-        .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .where(*where)
-        .order_by(Entry.id)
+        select(v.entry_id, v.source, v.source_key, v.material_id, v.formula, v.revision)
+        .add_columns(v.nsites.is_not(None), v.nsites, v.thickness, v.vacuum)
+        .where(where)
+        .order_by(v.entry_id)
     )
     return [EntryInfo(*row) for row in rows]
 
 
 def material_detail(conn: Connection, material_id: int) -> MaterialDetail | None:
     """The material with its entries, structures, values, band structures and merge records."""
-    rows = conn.execute(
-        select(Material.chemical_formula_reduced, *_entry_columns())
-        .join(Entry, Entry.material_id == Material.id)
-        .join(Source, Source.id == Entry.source_id)
-        .outerjoin(Structure, Structure.entry_id == Entry.id)
-        .where(Material.id == material_id)
-        .order_by(Entry.id)
-    ).all()
-    if not rows:
+    formula = conn.execute(select(Material.chemical_formula_reduced).where(Material.id == material_id)).scalar_one_or_none()
+    entries = _entries(conn, ENTRIES_FLAT.c.material_id == material_id) if formula is not None else []
+    if not entries:
         return None
-    formula = rows[0][0]
-    entries = [EntryInfo(*row[1:]) for row in rows]
     ids = [e.id for e in entries]
     by_id = {e.id: e for e in entries}
     evidence_rows = conn.execute(
@@ -427,7 +414,7 @@ def material_detail(conn: Connection, material_id: int) -> MaterialDetail | None
     others = {r[i] for r in evidence_rows for i in (0, 1)} | {r[i] for r in override_rows for i in (1, 2)}
     others -= set(ids)
     if others:
-        by_id |= {e.id: e for e in _entries(conn, Entry.id.in_(others))}
+        by_id |= {e.id: e for e in _entries(conn, ENTRIES_FLAT.c.entry_id.in_(others))}
     return MaterialDetail(
         id=material_id,
         formula=formula,
@@ -519,7 +506,7 @@ class EntryDetail:
 
 
 def entry_detail(conn: Connection, entry_id: int) -> EntryDetail | None:
-    found = _entries(conn, Entry.id == entry_id)
+    found = _entries(conn, ENTRIES_FLAT.c.entry_id == entry_id)
     if not found:
         return None
     entry = found[0]
