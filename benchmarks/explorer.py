@@ -10,7 +10,7 @@ response leaving it); wall time is the client's round trip. The peer, in the sam
 same process, is the OPTIMADE API's first page of ``/v1/structures`` (no filter, and one
 elements filter), whose time is its wall time.
 
-A second store checks large result sets: ``benchmarks.export.build_store`` replicates real
+A second store checks large result sets: ``atlas2d.testdata.replicated.build_store`` replicates real
 poscar2d monolayers to ``--materials`` materials (each with a PBE gap), analysed as autovacuum
 would, and searches matching all of them are paged from the first page to the last.
 
@@ -19,7 +19,6 @@ would, and searches matching all of them are paged from the first page to the la
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -30,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from atlas2d.testdata.bench import benchmark_parser
 
 TARGET_P50_MS = 50.0
 """The issue's target for the server time per page at the median."""
@@ -143,12 +144,10 @@ def run_pages(client: Any, base: str, pages: dict[str, list[str]], repeats: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 repeats and 2,000 materials in the large store (for CI)")
+    parser = benchmark_parser(__doc__, "5 repeats and 2,000 materials in the large store")
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per page (default 20)")
     parser.add_argument("--materials", type=int, default=None, help="materials in the large-result store (default 5000)")
     parser.add_argument("--data-dir", type=Path, default=None, help="an ATLAS2D_DATA_DIR that 'atlas2d demo' already filled")
-    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
     args = parser.parse_args()
     repeats = args.repeats or (5 if args.quick else 20)
     materials = args.materials or (2000 if args.quick else 5000)
@@ -156,8 +155,8 @@ def main() -> None:
     import httpx
 
     from atlas2d.schema.database import start_embedded
+    from atlas2d.testdata.replicated import build_store
     from atlas2d.testdata.servers import atlas2d_server, running
-    from benchmarks.export import build_store
 
     with tempfile.TemporaryDirectory(prefix="atlas2d-explorer-bench-") as tmp, httpx.Client(timeout=120) as client:
         data_dir = args.data_dir or Path(tmp) / "demo"
