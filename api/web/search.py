@@ -169,7 +169,8 @@ def parse_search(params: Mapping[str, str]) -> SearchQuery:
 
 def normalised_formula(text: str) -> str:
     """``S2Mo`` -> ``MoS2``: the store's reduced formula (alphabetical, GCD-reduced)."""
-    from atlas2d.ingest.harmonize import HarmonizationError, parse_formula, reduced_formula
+    from atlas2d.ingest.formulas import parse_formula, reduced_formula
+    from atlas2d.ingest.records import HarmonizationError
 
     try:
         return reduced_formula(parse_formula(text))
@@ -178,7 +179,8 @@ def normalised_formula(text: str) -> str:
 
 
 def _elements(text: str) -> tuple[str, ...]:
-    from atlas2d.ingest.harmonize import HarmonizationError, check_element
+    from atlas2d.ingest.formulas import check_element
+    from atlas2d.ingest.records import HarmonizationError
 
     symbols = [s.strip() for s in text.replace(" ", ",").split(",") if s.strip()]
     if len(symbols) > MAX_ELEMENTS:

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandRecord
 from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.harmonize import reduced_formula, to_2d_convention
+from atlas2d.ingest.formulas import reduced_formula
+from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.ingest.records import Record, SourceInfo, Value
-from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE, generate
+from atlas2d.ingest.sources.tight_binding import ADAPTER, generate
+from atlas2d.ingest.store import ensure_source
 from atlas2d.schema.models import Entry, Source
 from atlas2d.testdata.graph import EXPERIMENTAL_GAPS, PBE_GAPS, seed_graph_store
 from atlas2d.testdata.poscar import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
@@ -63,7 +65,7 @@ def formulas() -> list[str]:
 def seed_web_store(session: Session) -> Seeded:
     """Fill the store as the module docstring says, run dedup and fingerprint the bands."""
     from atlas2d.embeddings.bands.model import load_model
-    from atlas2d.embeddings.bands.refresh import fill_fingerprints
+    from atlas2d.embeddings.bands.refresh import refresh
     from atlas2d.embeddings.structure.dedup import run_dedup, set_override
 
     structures = poscar_structures(len(PBE_GAPS))
@@ -101,10 +103,10 @@ def seed_web_store(session: Session) -> Seeded:
         for n, i in enumerate(BANDED)
         for key, structure in [structures[i]]
     ]
-    write_band_records(session, POSCAR_SOURCE, attached)
-    write_band_records(session, GENERATED_SOURCE, [m.record for m in models])
+    write_band_records(session, ensure_source(session, POSCAR_SOURCE), attached)
+    write_band_records(session, ensure_source(session, ADAPTER.source), [m.record for m in models])
     session.commit()
-    fill_fingerprints(session, load_model(device="cpu"))
+    refresh(session, load_model(device="cpu"))
     session.commit()
     return Seeded(formulas(), [{site.specie.symbol for site in s} for _, s in structures])
 
