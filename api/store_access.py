@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.api.console import fail
 from atlas2d.schema.database import READER_ROLE, DatabaseError, database_url, make_engine, readonly_url, shown_url
+from atlas2d.schema.readonly import SQL_ROLE
 from atlas2d.schema.settings import Settings
 
 INIT_HINT = "run 'atlas2d init'"
@@ -53,24 +54,28 @@ def open_store(settings: Settings, *, readonly: bool = False) -> Iterator[Sessio
 
 
 @contextmanager
-def store_errors(settings: Settings, *, readonly: bool = False) -> Iterator[None]:
-    """Turn database errors raised in the block into ``fail`` with ``describe_database_error``."""
+def store_errors(settings: Settings, *, readonly: bool = False, sql: bool = False) -> Iterator[None]:
+    """Turn database errors raised in the block into ``fail`` with ``describe_database_error``.
+
+    ``readonly`` and ``sql`` say which URL the block connects with (the reader's, ``atlas2d sql``'s),
+    so the hint names the setting the user has to change.
+    """
     try:
         yield
     except (DatabaseError, DBAPIError, psycopg.Error) as exc:
-        fail(describe_database_error(exc, settings, readonly=readonly))
+        fail(describe_database_error(exc, settings, readonly=readonly, sql=sql))
 
 
-def describe_database_error(exc: BaseException, settings: Settings, *, readonly: bool = False) -> str:
+def describe_database_error(exc: BaseException, settings: Settings, *, readonly: bool = False, sql: bool = False) -> str:
     """One line for the user: what went wrong with the store, then what to do about it."""
-    variable = _variable(settings, readonly)
+    variable = _variable(settings, readonly, sql)
     if isinstance(exc, DatabaseError):
         if settings.database_url is None and "embedded" in str(exc):
             return f"{exc}; set ATLAS2D_DATA_DIR (--data-dir) to a writable folder, or ATLAS2D_DATABASE_URL to a server"
         return f"{exc}; check {variable}"
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     reason = _first_line(orig)
-    where = _where(settings, readonly)
+    where = _where(settings, readonly, sql)
     state = getattr(orig, "sqlstate", None)
     if state in {"42P01", "3F000"}:
         return f"the store {where} is not initialised ({reason}); {INIT_HINT}"
@@ -89,8 +94,9 @@ def _connection_problem(reason: str, where: str, variable: str) -> str:
     """Connection failures carry no SQLSTATE in psycopg; the server's message tells them apart."""
     reason = re.sub(r"^connection (failed|is bad): ", "", reason)
     detail = reason.rsplit("FATAL:", 1)[-1].strip()
-    if f'role "{READER_ROLE}" does not exist' in reason:
-        return f"the store {where} is not initialised (no atlas2d_reader role); {INIT_HINT}"
+    for role in (READER_ROLE, SQL_ROLE):
+        if f'role "{role}" does not exist' in reason:
+            return f"the store {where} is not initialised (no {role} role); {INIT_HINT}"
     if re.search(r'database ".*" does not exist', reason):
         return f"cannot open the store {where}: {detail}; create the database, or point {variable} at another"
     if re.search(r'role ".*" does not exist|password authentication failed|no password supplied', reason):
@@ -100,8 +106,10 @@ def _connection_problem(reason: str, where: str, variable: str) -> str:
     return f"cannot connect to the store {where}: {reason}; is the server running? check {variable}"
 
 
-def _variable(settings: Settings, readonly: bool) -> str:
+def _variable(settings: Settings, readonly: bool, sql: bool) -> str:
     """The setting that named the URL that failed, as the user wrote it."""
+    if sql and settings.sql_url:
+        return "ATLAS2D_SQL_URL (--sql-url)"
     if readonly and settings.readonly_url:
         return "ATLAS2D_READONLY_URL (--readonly-url)"
     if settings.database_url:
@@ -109,7 +117,9 @@ def _variable(settings: Settings, readonly: bool) -> str:
     return "ATLAS2D_DATA_DIR (--data-dir)"
 
 
-def _where(settings: Settings, readonly: bool) -> str:
+def _where(settings: Settings, readonly: bool, sql: bool) -> str:
+    if sql and settings.sql_url:
+        return f"at {shown_url(settings.sql_url)}"
     if readonly and settings.readonly_url:
         return f"at {shown_url(settings.readonly_url)}"
     if settings.database_url:

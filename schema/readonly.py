@@ -54,7 +54,9 @@ def sql_url(settings: Settings) -> str:
 def run_readonly(query: str, *, url: str, limit: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
     """Run ``query`` read-only as ``atlas2d_sql``; at most ``limit`` rows are fetched (plus one, to know of more).
 
-    ``timeout_s`` <= 0 means no statement timeout. Raises ``QueryRefused`` with a one-line message.
+    ``timeout_s`` <= 0 means no statement timeout. A statement that fails raises ``QueryRefused``
+    with a one-line message; a connection that cannot be made raises psycopg's error, which the
+    command line describes like every other connection problem.
     """
     target = make_url(url).set(drivername="postgresql")
     options = f"-c statement_timeout={max(0, round(timeout_s * 1000))} -c client_connection_check_interval={CONNECTION_CHECK_MS}"
@@ -72,8 +74,6 @@ def run_readonly(query: str, *, url: str, limit: int, timeout_s: float = DEFAULT
         if "statement timeout" in str(exc):
             raise QueryRefused(f"the statement ran longer than the {timeout_s:g} s timeout (--timeout) and was cancelled") from None
         raise QueryRefused(f"query refused: {_first_line(exc)}") from None
-    except psycopg.OperationalError as exc:
-        raise QueryRefused(f"cannot connect as {target.username} (run 'atlas2d init' first?): {_first_line(exc)}") from None
     except psycopg.Error as exc:
         raise QueryRefused(f"query refused: {_first_line(exc)}") from None
 

@@ -95,9 +95,14 @@ def test_a_missing_database_and_an_unknown_user_get_their_own_hints(store_url: s
     one_line_error(invoke("--database-url", stranger, "status"), "cannot log in", "check the user and password in ATLAS2D_DATABASE_URL")
     reader = url.set(username="no_such_reader").render_as_string(hide_password=False)
     one_line_error(
-        invoke("--database-url", store_url, "--readonly-url", reader, "sql", "SELECT 1"),
+        invoke("--database-url", store_url, "--readonly-url", reader, "serve", "--port", "1"),
         "cannot log in",
         "ATLAS2D_READONLY_URL (--readonly-url)",
+    )
+    one_line_error(
+        invoke("--database-url", store_url, "--sql-url", reader, "sql", "SELECT 1"),
+        "cannot log in",
+        "ATLAS2D_SQL_URL (--sql-url)",
     )
 
 
@@ -137,12 +142,12 @@ def test_an_embedded_server_that_cannot_start_points_at_the_data_dir(tmp_path: P
 def test_options_and_environment_reach_the_commands_as_settings(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reader = invoke("--database-url", store_url, "sql", "SELECT current_user AS who", "--format", "csv")
     assert reader.exit_code == 0, reader.output
-    assert reader.stdout.splitlines() == ["who", "atlas2d_reader"]
-    owner = invoke("--database-url", store_url, "--readonly-url", store_url, "sql", "SELECT current_user AS who", "-f", "csv")
+    assert reader.stdout.splitlines() == ["who", "atlas2d_sql"]
+    owner = invoke("--database-url", store_url, "--sql-url", store_url, "sql", "SELECT current_user AS who", "-f", "csv")
     assert owner.stdout.splitlines() == ["who", make_url(store_url).username]
     assert not [n for n in os.environ if n.startswith("ATLAS2D_")], "the CLI must not write its options into the environment"
     monkeypatch.setenv("ATLAS2D_DATABASE_URL", store_url)
-    monkeypatch.setenv("ATLAS2D_READONLY_URL", store_url)
+    monkeypatch.setenv("ATLAS2D_SQL_URL", store_url)
     from_environment = invoke("sql", "SELECT current_user AS who", "-f", "csv")
     assert from_environment.stdout.splitlines() == ["who", make_url(store_url).username]
 

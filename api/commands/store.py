@@ -59,12 +59,11 @@ def sql(
     if output not in {"table", "csv", "json"}:
         fail(f"unknown format {output!r}: use table, csv or json")
     settings = settings_of(ctx)
-    with store_errors(settings):
-        url = sql_url(settings)
-    try:
-        result = run_readonly(query, url=url, limit=limit, timeout_s=timeout)
-    except QueryRefused as exc:
-        fail(str(exc))
+    with store_errors(settings, sql=True):
+        try:
+            result = run_readonly(query, url=sql_url(settings), limit=limit, timeout_s=timeout)
+        except QueryRefused as exc:
+            fail(str(exc))
     if output == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(result.columns)

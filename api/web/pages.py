@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from atlas2d.api.web.neighbours import href as neighbour_href
 from atlas2d.api.web.queries import FingerprintMap, StructureInfo
 
 
@@ -67,7 +68,9 @@ class Pages:
         self.fingerprint_map: FingerprintMap | None = None
         """The last computed map (PCA of every fingerprint), reused while the band structures are unchanged."""
         self.templates = Jinja2Templates(directory=templates)
-        self.templates.env.filters.update(num=number, span=value_range, script_json=script_json, pretty_json=pretty_json)
+        self.templates.env.filters.update(
+            num=number, span=value_range, script_json=script_json, pretty_json=pretty_json, href=neighbour_href
+        )
         self.templates.env.globals.update(lattice=lattice, band_json=lambda bands: [b.plot_json() for b in bands])
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter
 from atlas2d.api.web import downloads, queries
-from atlas2d.api.web.neighbours import Neighbour, nearest
+from atlas2d.api.web.neighbours import nearest
 from atlas2d.api.web.pages import Pages
 from atlas2d.api.web.search import PAGE_SIZES, RANGE_FIELDS, SearchError, parse_search
+from atlas2d.embeddings.neighbour import Neighbour
 
 NEIGHBOURS = 10
 """Neighbours listed per measure on a material or entry page."""

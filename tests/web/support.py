@@ -66,7 +66,8 @@ def seed_web_store(session: Session) -> Seeded:
     """Fill the store as the module docstring says, run dedup and fingerprint the bands."""
     from atlas2d.embeddings.bands.model import load_model
     from atlas2d.embeddings.bands.refresh import refresh
-    from atlas2d.embeddings.structure.dedup import run_dedup, set_override
+    from atlas2d.embeddings.structure.dedup import run_dedup
+    from atlas2d.embeddings.structure.overrides import set_override
 
     structures = poscar_structures(len(PBE_GAPS))
     seed_graph_store(session)
