@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.records import Record, Rejected
 from atlas2d.ingest.sources import ADAPTERS, Adapter
+from atlas2d.ingest.sources.formats import detect
 from atlas2d.ingest.store import ensure_source, quarantine, write_records
 
 BATCH_SIZE = 500
@@ -41,6 +42,8 @@ class IngestSummary:
     unchanged: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, int] = field(default_factory=dict)
+    """Format name -> files read in it, as recognised from each file's content."""
 
     @property
     def read(self) -> int:
@@ -63,7 +66,9 @@ def ingest_files(
         pending: Future[None] | None = None
         for path in paths:
             summary.files += 1
-            items = _unique_keys(adapter.read(path), seen)
+            form = detect(source, path)
+            summary.formats[form.name] = summary.formats.get(form.name, 0) + 1
+            items = _unique_keys(form.read(path), seen)
             while batch := list(islice(items, batch_size)):
                 if pending is not None:
                     pending.result()

@@ -37,6 +37,8 @@ UNITS: dict[str, URIRef] = {
     "μB": A2D.BohrMagneton,
     "K": UNIT.K,
     "Å": UNIT.ANGSTROM,
+    "N/m": UNIT["N-PER-M"],
+    "m/s": UNIT["M-PER-SEC"],
 }
 """Store unit strings (``atlas2d.ingest.harmonize.PROPERTY_UNITS``) -> QUDT or atlas2d unit IRIs."""
 

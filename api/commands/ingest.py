@@ -66,8 +66,11 @@ def run_ingest(source: str, files: list[Path], batch_size: int = BATCH_SIZE) -> 
 def print_summaries(summaries: list[IngestSummary]) -> None:
     """The end-of-run table per source, and the most common quarantine reasons."""
     print_table(
-        ["source", "files", "read", "ingested", "updated", "already present", "quarantined"],
-        [(s.source, s.files, s.read, s.inserted, s.updated, s.unchanged, s.quarantined) for s in summaries],
+        ["source", "format", "files", "read", "ingested", "updated", "already present", "quarantined"],
+        [
+            (s.source, ", ".join(s.formats), s.files, s.read, s.inserted, s.updated, s.unchanged, s.quarantined)
+            for s in summaries
+        ],
         title="Ingest summary",
     )
     reasons = [(s.source, reason, n) for s in summaries for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]

@@ -24,12 +24,13 @@ class Adapter:
 
 
 ADAPTERS: dict[str, Adapter] = {
-    "c2db": Adapter(c2db.SOURCE, c2db.read, "ASE JSON database rows (*.json) or an ASE SQLite export (*.db)"),
-    "2dmatpedia": Adapter(twodmatpedia.SOURCE, twodmatpedia.read, "JSON lines, pymatgen structure dicts"),
-    "2dmatpedia-constructed": Adapter(
-        twodmatpedia.CONSTRUCTED_SOURCE, twodmatpedia.read_constructed, "the constructed sample in 2DMatPedia's layout"
+    "c2db": Adapter(
+        c2db.SOURCE, c2db.read, "ASE JSON database rows (*.json), an ASE SQLite export (*.db), the web-table CSV or a per-material download"
     ),
-    "mc2d": Adapter(mc2d.SOURCE, mc2d.read, "MC2D v4 structures JSON list"),
+    "2dmatpedia": Adapter(twodmatpedia.SOURCE, twodmatpedia.read, "db.json lines (JSON lines, pymatgen structure dicts)"),
+    "mc2d": Adapter(
+        mc2d.SOURCE, mc2d.read, "MC2D v4 structures JSON list, the campi-v2 structure_2d.json or the Discover compounds file"
+    ),
     "experimental": Adapter(experimental.SOURCE, experimental.read, "CSV of measured values"),
     "optimade": Adapter(optimade_json.SOURCE, optimade_json.read, "OPTIMADE /structures response JSON"),
 }

@@ -106,7 +106,7 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     if not isinstance(pairs, dict):
         raise HarmonizationError("key_value_pairs is not an object")
     key = pairs.get("uid") or default_key or row.get("unique_id")
-    structure = _structure(row)
+    structure = structure_of_row(row)
     values: list[Value | None] = [
         value(name, pairs.get(field), method, field) for field, name, method in NUMERIC_PAIRS
     ]
@@ -116,7 +116,8 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     return structure_record(key, structure, row, values, locator, prototype=pairs.get("crystal_type") or None)
 
 
-def _structure(row: dict[str, Any]) -> Layer:
+def structure_of_row(row: dict[str, Any]) -> Layer:
+    """The layer of one ASE JSON row (``cell``, ``numbers``, Cartesian ``positions``)."""
     for field in ("cell", "numbers", "positions"):
         if field not in row:
             raise HarmonizationError(f"row has no {field!r}")

@@ -6,10 +6,9 @@ Published layout: ``material_id`` (``2dm-<n>``), ``formula_pretty``, ``structure
 ``total_magnetization`` (μB), ``source_id`` and ``discovery_process``. Missing optional
 fields are unknown, not zero.
 
-No real 2DMatPedia record is available to this project yet, so the bundled sample is
-*constructed*: real poscar2d structures written in this layout without properties, each line
-marked with ``CONSTRUCTED_MARK``. Such lines are only accepted under ``CONSTRUCTED_SOURCE``
-and refused under ``SOURCE``, so constructed records can never pass as 2DMatPedia data.
+The source key is ``material_id``; ``sg_number`` is kept as the record's space group. A
+constructed record (a line carrying ``_atlas2d_constructed``, written by an earlier atlas2d
+before real records were bundled) is refused: it is not 2DMatPedia data.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, value
+from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, number, value
 from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.common import attempt, structure_record
 
@@ -33,59 +32,59 @@ SOURCE = SourceInfo(
     citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
 )
 
-CONSTRUCTED_SOURCE = SourceInfo(
-    name="2dmatpedia-constructed",
-    title="CONSTRUCTED records in 2DMatPedia's JSON-lines layout from real poscar2d structures (not 2DMatPedia data, no properties)",
-    version="atlas2d generator 1 (ingest/samples/2dmatpedia-constructed/generate.py)",
-    license="structures: CC BY 4.0 (2DMatPedia, presumed origin of the poscar2d archive)",
-    url="https://github.com/lalaheihaihei/catalyticLAM",
-)
-
 CONSTRUCTED_MARK = "_atlas2d_constructed"
-"""Key every constructed line carries; its value says what the line is."""
+"""Key every constructed line carried; such a line is refused."""
+
+FORMAT = "2DMatPedia db.json lines"
+
+IDENTITY_FIELDS = frozenset(
+    {"material_id", "structure", "formula_pretty", "formula_reduced_abc", "formula_anonymous", "elements", "nelements", "chemsys"}
+)
+"""Fields that make the entry itself (key, structure, formula) rather than a property."""
 
 PROPERTIES: tuple[tuple[str, str, str], ...] = (
     ("bandgap", "band_gap", "PBE"),
     ("decomposition_energy", "decomposition_energy", "PBE"),
     ("exfoliation_energy_per_atom", "exfoliation_energy", "optB88-vdW"),
     ("energy_per_atom", "energy_per_atom", "PBE"),
+    ("energy_vdw_per_atom", "energy_per_atom", "optB88-vdW"),
+    ("energy", "total_energy", "PBE"),
+    ("energy_vdw", "total_energy", "optB88-vdW"),
     ("total_magnetization", "magnetic_moment", "PBE"),
 )
 """2DMatPedia field -> (atlas2d property, method)."""
 
 
+def looks_like(head: str) -> bool:
+    """Whether a file's first characters are a 2DMatPedia JSON line."""
+    first = head.lstrip().split("\n", 1)[0]
+    return first.startswith("{") and '"material_id"' in first
+
+
 def read(path: Path) -> Iterator[Record | Rejected]:
-    """Real 2DMatPedia lines; a constructed line is refused with a reason."""
-    yield from _read(path, constructed=False)
-
-
-def read_constructed(path: Path) -> Iterator[Record | Rejected]:
-    """Constructed lines only (the bundled sample); an unmarked line is refused."""
-    yield from _read(path, constructed=True)
-
-
-def _read(path: Path, constructed: bool) -> Iterator[Record | Rejected]:
+    """Every line of one JSON-lines file; a broken or constructed line is refused with a reason."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             locator = f"{path.name}:{number}"
-            yield attempt(locator, lambda line=line: line.rstrip("\n"), lambda line=line, locator=locator: _record(line, locator, constructed))
+            yield attempt(locator, lambda line=line: line.rstrip("\n"), lambda line=line, locator=locator: _record(line, locator))
 
 
-def _record(line: str, locator: str, constructed: bool) -> Record:
+def _record(line: str, locator: str) -> Record:
     try:
         item = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise HarmonizationError(f"not a JSON line (truncated?): {exc}") from exc
     if not isinstance(item, dict):
         raise HarmonizationError(f"a line is a JSON object, got {type(item).__name__}")
-    if constructed and CONSTRUCTED_MARK not in item:
-        raise HarmonizationError(f"line lacks {CONSTRUCTED_MARK!r}: only constructed records belong to this source")
-    if not constructed and CONSTRUCTED_MARK in item:
-        raise HarmonizationError("a constructed record is not 2DMatPedia data: ingest it as '2dmatpedia-constructed'")
+    if CONSTRUCTED_MARK in item:
+        raise HarmonizationError("a constructed record is not 2DMatPedia data")
     values = [value(name, item.get(field), method, field) for field, name, method in PROPERTIES]
-    return structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
+    record = structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
+    space_group = number(item.get("sg_number"), "sg_number")
+    record.space_group = int(space_group) if space_group is not None else None
+    return record
 
 
 def _structure(data: Any) -> Layer:
