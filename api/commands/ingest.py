@@ -17,7 +17,9 @@ SOURCES_HELP = "; ".join(f"{name}: {adapter.formats}" for name, adapter in ADAPT
 
 
 def ingest(
-    source: Annotated[str, typer.Argument(help=f"Which adapter reads the files. {SOURCES_HELP}.")],
+    source: Annotated[
+        str, typer.Argument(help=f"Which adapter reads the files. {SOURCES_HELP}; bands: an index CSV of band-structure files.")
+    ],
     paths: Annotated[list[Path], typer.Argument(help="Files to read (a folder means every file in it).")],
     batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = BATCH_SIZE,
 ) -> None:
@@ -27,6 +29,9 @@ def ingest(
     the previous raw record as a revision. Each batch is one transaction, so an interrupted
     run leaves a consistent store and running the command again completes it.
     """
+    if source == "bands":
+        ingest_bands(paths)
+        return
     if source not in ADAPTERS:
         fail(f"unknown source {source!r}: choose one of {', '.join(ADAPTERS)}")
     files = expand(paths)
@@ -35,6 +40,33 @@ def ingest(
     except (DatabaseError, DBAPIError) as exc:
         fail(f"{str(exc).splitlines()[0]} (did you run 'atlas2d init'?)")
     print_summaries([summary])
+
+
+def ingest_bands(paths: list[Path]) -> None:
+    """``atlas2d ingest bands INDEX.csv…``: band-structure files attached to their entries by an index CSV."""
+    from atlas2d.ingest.band_records import BandDataError
+    from atlas2d.ingest.bandfiles.index import index_files, ingest_index
+
+    engine = make_engine()
+    try:
+        for index in index_files(paths):
+            with progress() as bar:
+                task = bar.add_task(f"bands {index.name}", total=None)
+                summary = ingest_index(engine, index, on_row=lambda: bar.advance(task))
+            counts = summary.counts
+            print_table(
+                ["index", "formats", "rows", "attached", "updated", "already present", "quarantined"],
+                [(index.name, ", ".join(summary.formats), summary.rows, counts.inserted, counts.updated, counts.unchanged, counts.quarantined)],
+                title="Band-structure ingest",
+            )
+            if summary.reasons:
+                print_table(["quarantine reason", "rows"], sorted(summary.reasons.items(), key=lambda r: -r[1]))
+    except (BandDataError, OSError) as exc:
+        fail(str(exc))
+    except (DatabaseError, DBAPIError) as exc:
+        fail(f"{str(exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    finally:
+        engine.dispose()
 
 
 def expand(paths: list[Path]) -> list[Path]:
