@@ -34,11 +34,11 @@ TARGET_2DMATPEDIA_PER_S = 1000.0
 
 
 def replicate_2dmatpedia(n: int, path: Path) -> None:
-    """``n`` JSON lines from the constructed 2DMatPedia-layout sample, ids made unique."""
-    lines = [json.loads(line) for line in (SAMPLES / "2dmatpedia-constructed" / "2dmatpedia_constructed.jsonl").read_text().splitlines()]
+    """``n`` JSON lines from the real 2DMatPedia sample, ids made unique."""
+    lines = [json.loads(line) for line in (SAMPLES / "2dmatpedia" / "2dmatpedia_sample.jsonl").read_text().splitlines()]
     with path.open("w") as out:
         for i in range(n):
-            item = dict(lines[i % len(lines)], material_id=f"constructed-bench-{i}")
+            item = dict(lines[i % len(lines)], material_id=f"2dm-bench-{i}")
             out.write(json.dumps(item) + "\n")
 
 
@@ -73,7 +73,7 @@ def replicate_experimental(n: int, path: Path) -> None:
 
 
 BUILDERS = {
-    "2dmatpedia-constructed": (replicate_2dmatpedia, "bench.jsonl"),
+    "2dmatpedia": (replicate_2dmatpedia, "bench.jsonl"),
     "mc2d": (replicate_mc2d, "bench.json"),
     "c2db": (replicate_c2db, "bench.json"),
     "experimental": (replicate_experimental, "bench.csv"),

@@ -21,7 +21,7 @@ def test_demo_runs_on_the_embedded_server_and_a_rerun_adds_nothing(tmp_path: Pat
         fingerprinted = conn.execute(select(func.count()).select_from(BandStructure).where(BandStructure.fingerprint.is_not(None))).scalar_one()
         quarantined = conn.execute(select(func.count()).select_from(Quarantine)).scalar_one()
     assert per_source["mc2d"] == 200 and per_source["c2db"] == 2 and per_source["experimental"] == 8
-    assert per_source["2dmatpedia-constructed"] == 48
+    assert per_source["2dmatpedia"] == 150
     assert fingerprinted == per_source["tight-binding-generated"] > 0
     assert quarantined == 0
     assert "SHACL: conforms" in first.stdout

@@ -143,7 +143,8 @@ def test_mc2d_discover_file_keeps_every_record(store_url: str, session: Session)
 def test_a_broken_web_table_row_is_quarantined_with_its_reason(store_url: str, session: Session, tmp_path: Path) -> None:
     lines = C2DB_TABLE.read_text(encoding="utf-8").splitlines()
     broken = tmp_path / "c2db_web_table.csv"
-    broken.write_text("\n".join([lines[0], lines[1], lines[2].rsplit(",", 3)[0], lines[3].replace(",0.", ",abc", 1)]) + "\n", encoding="utf-8")
+    rows = [lines[0], lines[1], lines[2].rsplit(",", 3)[0], lines[3].replace(",0.", ",abc", 1)]
+    broken.write_text("\n".join(rows) + "\n", encoding="utf-8")
     summary = _ingest(store_url, "c2db", broken)
     assert (summary.read, summary.inserted, summary.quarantined) == (3, 1, 2)
     reasons = sorted(session.execute(select(Quarantine.reason)).scalars())

@@ -13,8 +13,8 @@ GENERATED_PER_FAMILY = 10
 def demo() -> None:
     """The main job on the bundled samples, end to end; safe to repeat.
 
-    Creates the store, ingests every bundled sample (C2DB, MC2D, the constructed
-    2DMatPedia-layout file, experimental values), stores generated tight-binding band
+    Creates the store, ingests every bundled sample (C2DB, MC2D, real 2DMatPedia
+    records, experimental values), stores generated tight-binding band
     structures and fingerprints them, merges duplicate entries into materials and lists
     those that span sources, builds the knowledge graph and checks it against the SHACL
     shapes, then shows what is in the store.

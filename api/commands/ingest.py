@@ -56,7 +56,10 @@ def ingest_bands(paths: list[Path]) -> None:
             counts = summary.counts
             print_table(
                 ["index", "formats", "rows", "attached", "updated", "already present", "quarantined"],
-                [(index.name, ", ".join(summary.formats), summary.rows, counts.inserted, counts.updated, counts.unchanged, counts.quarantined)],
+                [
+                    (index.name, ", ".join(summary.formats), summary.rows)
+                    + (counts.inserted, counts.updated, counts.unchanged, counts.quarantined)
+                ],
                 title="Band-structure ingest",
             )
             if summary.reasons:

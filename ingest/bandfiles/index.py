@@ -91,7 +91,8 @@ def _attach(session: Session, folder: Path, row: dict[str, str], locator: str, s
     summary.formats[form] = summary.formats.get(form, 0) + 1
     provenance = {"file": row["file"], "format": form, **facts, **{k: v for k, v in row.items() if k not in ("file", "source_id")}}
     target = Record(source_key=row["source_id"], chemical_formula_reduced="", raw={})
-    write_bands(session, entry_id, BandRecord(entry=target, method=row["method"], fermi_level=fermi, segments=segments, provenance=provenance), summary.counts)
+    record = BandRecord(entry=target, method=row["method"], fermi_level=fermi, segments=segments, provenance=provenance)
+    write_bands(session, entry_id, record, summary.counts)
     return None
 
 

@@ -28,7 +28,8 @@ def split(distances: np.ndarray, energies: np.ndarray, marks: list[tuple[int, st
     for (i, start), (j, end) in zip(marks, marks[1:], strict=False):
         if j - i < 1 or distances[j] - distances[i] <= 0:
             continue
-        segments.append(Segment(start=label(start), end=label(end), distances=distances[i : j + 1] - distances[i], energies=energies[:, :, i : j + 1]))
+        piece = distances[i : j + 1] - distances[i]
+        segments.append(Segment(start=label(start), end=label(end), distances=piece, energies=energies[:, :, i : j + 1]))
     if not segments:
         raise BandDataError("no k-path segment of non-zero length")
     return segments

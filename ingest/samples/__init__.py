@@ -1,7 +1,7 @@
 """Small real samples of each source, shipped so ``atlas2d demo`` and the tests need no download.
 
 Each folder holds one source's files and a PROVENANCE.md with where they come from and their
-licence. The 2DMatPedia-layout sample is *constructed* (see its PROVENANCE.md).
+licence. Every record is real (no constructed sample).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ SAMPLES = Path(__file__).parent
 BUNDLED: tuple[tuple[str, str], ...] = (
     ("c2db", "c2db/*.structure.json"),
     ("mc2d", "mc2d/*.json"),
-    ("2dmatpedia-constructed", "2dmatpedia-constructed/*.jsonl"),
+    ("2dmatpedia", "2dmatpedia/*.jsonl"),
     ("experimental", "experimental/*.csv"),
 )
 """(adapter name, file pattern) in ingest order: computed sources before the measured values
