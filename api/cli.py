@@ -1,12 +1,14 @@
 """The ``atlas2d`` command line: every command a user runs starts here.
 
 Each group of commands lives in its own module under ``api/commands``; this file only
-registers them, so ``atlas2d --help`` is the table of contents.
+registers them, so ``atlas2d --help`` is the table of contents. Its callback builds the one
+``Settings`` value (options, else the ``ATLAS2D_*`` environment variables) that every
+command finds in its context and passes on.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +25,8 @@ from atlas2d.api.commands import (
     similar,
     store,
 )
+from atlas2d.schema.embedded import exit_cleanly_on_signals
+from atlas2d.schema.settings import Settings, default_data_dir
 
 app = typer.Typer(
     name="atlas2d",
@@ -39,6 +43,7 @@ app = typer.Typer(
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -48,9 +53,40 @@ def _options(
             show_envvar=True,
         ),
     ] = None,
+    readonly_url: Annotated[
+        str | None,
+        typer.Option(
+            "--readonly-url",
+            envvar="ATLAS2D_READONLY_URL",
+            help="URL that read-only work (sql, serve, export, graph) connects with. Default: the database URL as atlas2d_reader.",
+            show_envvar=True,
+        ),
+    ] = None,
+    sql_url: Annotated[
+        str | None,
+        typer.Option(
+            "--sql-url",
+            envvar="ATLAS2D_SQL_URL",
+            help="URL that 'atlas2d sql' connects with. Default: the database URL as atlas2d_sql.",
+            show_envvar=True,
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="ATLAS2D_DATA_DIR",
+            help="Where the embedded server keeps its data. Default: the user data directory (~/.local/share/atlas2d).",
+            show_envvar=True,
+        ),
+    ] = None,
 ) -> None:
-    if database_url:
-        os.environ["ATLAS2D_DATABASE_URL"] = database_url
+    ctx.obj = Settings(
+        database_url=database_url or None,
+        readonly_url=readonly_url or None,
+        sql_url=sql_url or None,
+        data_dir=data_dir.expanduser() if data_dir else default_data_dir(),
+    )
 
 
 app.command()(store.init)
@@ -70,4 +106,5 @@ app.command()(export.export)
 
 def main() -> None:
     """Entry point of the ``atlas2d`` console script."""
+    exit_cleanly_on_signals()
     app()

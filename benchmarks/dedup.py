@@ -22,8 +22,6 @@ Usage: python -m benchmarks.dedup [--quick] [--n 2000] [--json PATH]
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from itertools import combinations
@@ -36,15 +34,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.device import resolve_device
-from atlas2d.embeddings.structure.dedup import (
-    DEFAULT_TOLERANCE,
-    compute_missing_invariants,
-    run_dedup,
-)
+from atlas2d.embeddings.structure import refresh
+from atlas2d.embeddings.structure.candidates import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.dedup import run_dedup
 from atlas2d.embeddings.structure.invariants import invariants
 from atlas2d.schema.database import embedded_server, make_engine, start_embedded
 from atlas2d.schema.migrate import upgrade
 from atlas2d.schema.models import Entry
+from atlas2d.testdata.bench import benchmark_parser, report
 from atlas2d.testdata.labelled import noisy, permuted, rotated, supercell
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
@@ -88,7 +85,7 @@ def run_atlas2d(items: list[tuple[str, Structure]]) -> tuple[float, float, dict[
                 seed_store(session, [structure_record(k, s) for k, s in items[start : start + 500]])
             invariants([items[0][1]])
             began = time.perf_counter()
-            compute_missing_invariants(session)
+            refresh.refresh(session)
             computed = time.perf_counter()
             run_dedup(session)
             clustered = time.perf_counter()
@@ -149,11 +146,9 @@ def agreement(items: list[tuple[str, Structure]], ours: dict[str, int], theirs: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small run (200 structures) for CI")
+    parser = benchmark_parser(__doc__, "200 structures")
     parser.add_argument("--n", type=int, default=2000, help="structures in the full run")
     parser.add_argument("--max-sites", type=int, default=48, help="largest cell taken from poscar2d")
-    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args()
     n = 200 if args.quick else args.n
     loading = time.perf_counter()
@@ -179,13 +174,7 @@ def main() -> None:
         "structurematcher_groups": len(set(theirs.values())),
         **agreement(items, ours, theirs),
     }
-    width = max(len(k) for k in result)
-    print(f"{'metric':<{width}}  value")
-    for key, value in result.items():
-        shown = f"{value:.4f}" if isinstance(value, float) and key == "pair_agreement" else str(value)
-        print(f"{key:<{width}}  {shown}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    report(result, args.json, title="metric")
 
 
 if __name__ == "__main__":

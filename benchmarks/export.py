@@ -15,13 +15,14 @@ its own.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from atlas2d.testdata.bench import benchmark_parser, report
 
 BASE_STRUCTURES = 50
 
@@ -92,17 +93,13 @@ def export_materialized(conn: Any, out: Path, fractions: tuple[float, float, flo
     """The peer: fetch every row, build every document, then write (memory grows with N)."""
     from atlas2d.api.exports.jsonld import material_document
     from atlas2d.api.exports.splits import assign_split
-    from atlas2d.api.exports.training_set import (
-        _entry,
-        _properties,
-        entries_by_material,
-    )
+    from atlas2d.api.exports.training_set import entries_by_material, entry_from_row, properties_by_entry
 
     rows = conn.execute(entries_by_material()).all()
-    properties = _properties(conn, [r.id for r in rows])
+    properties = properties_by_entry(conn, [r.id for r in rows])
     grouped: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row.material_id, []).append(_entry(row, properties.get(row.id, [])))
+        grouped.setdefault(row.material_id, []).append(entry_from_row(row, properties.get(row.id, [])))
     documents = [material_document(m, assign_split(str(m), seed, fractions), e) for m, e in grouped.items()]
     out.mkdir(parents=True, exist_ok=True)
     with (out / "all.jsonl").open("w") as handle:
@@ -141,10 +138,8 @@ def measure(kind: str, url: str, out: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "2,000 materials")
     parser.add_argument("--materials", type=int, default=20000, help="materials in the store (default 20000)")
-    parser.add_argument("--quick", action="store_true", help="2,000 materials, for CI")
-    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     materials = 2000 if args.quick else args.materials
 
@@ -176,10 +171,8 @@ def main() -> None:
         "speedup_vs_materialized": (streaming["materials"] / streaming["seconds"]) / (peer["materials"] / peer["seconds"]),
         "rss_growth_ratio_vs_materialized": streaming["rss_growth_mb"] / max(peer["rss_growth_mb"], 1e-9),
     }
-    print(f"speedup vs materialize-then-write: {results['speedup_vs_materialized']:.2f}x; "
-          f"memory growth ratio: {results['rss_growth_ratio_vs_materialized']:.3f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    print()
+    report(results, args.json)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ Usage: ``python benchmarks/fingerprints.py [--quick] [--json PATH]``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,9 +22,11 @@ import numpy as np
 import psycopg
 import torch
 
-from atlas2d.embeddings.bands.model import load_model, rasterise
+from atlas2d.embeddings.bands.model import load_model
+from atlas2d.embeddings.bands.picture import rasterise
 from atlas2d.ingest.sources.tight_binding import generate
 from atlas2d.schema.database import start_embedded
+from atlas2d.testdata.bench import benchmark_parser, report
 
 K = 10
 NOISE = 0.05
@@ -126,38 +126,25 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small run (10,000 vectors, fewer models)")
-    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser = benchmark_parser(__doc__, "10,000 vectors, 20 models per family")
     parser.add_argument("--vectors", type=int, help="stored vectors for kNN (default 100,000; quick 10,000)")
     parser.add_argument("--queries", type=int, default=200, help="kNN queries per mode")
     args = parser.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     per_family = 20 if args.quick else 150
-    report: dict[str, object] = {"quick": args.quick, "torch": torch.__version__, "threads": torch.get_num_threads()}
-    rows: list[tuple[str, str]] = []
+    figures: dict[str, object] = {"quick": args.quick, "torch": torch.__version__, "threads": torch.get_num_threads()}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    figures["cuda"] = "present" if "cuda" in devices else "not present: no GPU numbers"
     for device in devices:
-        measured = throughput(device, per_family)
-        for key, value in measured.items():
-            report[f"{device}_{key}"] = value
-            rows.append((f"{device}: {key.replace('_', ' ')}", f"{value:,.1f}"))
-    if "cuda" not in devices:
-        rows.append(("cuda", "not present: no GPU numbers"))
+        for key, value in throughput(device, per_family).items():
+            figures[f"{device}_{key}"] = value
     count = args.vectors or (10_000 if args.quick else 100_000)
     vectors = replicated_vectors(count, rng)
-    queries = vectors[rng.choice(count, size=args.queries, replace=False)] + rng.normal(size=(args.queries, vectors.shape[1])).astype(np.float32) * 0.01
-    measured = knn(vectors, queries, ef_search=[40, 64, 128])
-    for key, value in measured.items():
-        report[key] = value
-        rows.append((key, f"{value:,.3f}"))
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    picked = vectors[rng.choice(count, size=args.queries, replace=False)]
+    queries = picked + rng.normal(size=(args.queries, vectors.shape[1])).astype(np.float32) * 0.01
+    figures.update(knn(vectors, queries, ef_search=[40, 64, 128]))
+    report(figures, args.json, title="measure")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ store costs on top of reading. Target: >= 1,000 entries/s for 2DMatPedia-style J
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import io
@@ -26,9 +25,10 @@ from sqlalchemy import create_engine, text
 from atlas2d.api.console import print_table
 from atlas2d.ingest.pipeline import ingest_files
 from atlas2d.ingest.samples import SAMPLES
-from atlas2d.ingest.sources import ADAPTERS
+from atlas2d.ingest.sources.registry import adapter
 from atlas2d.schema.database import make_engine, sqlalchemy_url, start_embedded
 from atlas2d.schema.migrate import upgrade
+from atlas2d.testdata.bench import benchmark_parser, report
 
 TARGET_2DMATPEDIA_PER_S = 1000.0
 
@@ -81,10 +81,8 @@ BUILDERS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "500 records per source")
     parser.add_argument("--records", type=int, default=5000, help="records per source (default 5000)")
-    parser.add_argument("--quick", action="store_true", help="500 records per source, for CI")
-    parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     args = parser.parse_args()
     n = 500 if args.quick else args.records
     figures: dict[str, float] = {"records_per_source": n}
@@ -96,7 +94,7 @@ def main() -> None:
             path = Path(tmp) / f"{source}-{name}"
             build(n, path)
             start = time.perf_counter()
-            parsed = sum(1 for _ in ADAPTERS[source].read(path))
+            parsed = sum(1 for _ in adapter(source).read(path))
             parse_s = time.perf_counter() - start
             database = f"bench_{source.replace('-', '_')}"
             with admin.connect() as conn:
@@ -123,8 +121,7 @@ def main() -> None:
         title="Ingest throughput (file -> committed rows, batches of 500)",
     )
     print(f"2DMatPedia-style JSON lines: {figures['2dmatpedia_entries_per_s']:.0f} entries/s (target >= {TARGET_2DMATPEDIA_PER_S:.0f})")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
 
 
 if __name__ == "__main__":

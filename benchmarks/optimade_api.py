@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from atlas2d.testdata.bench import benchmark_parser, report
+
 FILTERS = [
     'elements HAS "S"',
     'elements HAS ALL "Mo","S"',
@@ -158,11 +160,9 @@ def serve_reference(documents_path: Path, port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="500 structures, 2 repeats (for CI)")
+    parser = benchmark_parser(__doc__, "500 structures, 2 repeats")
     parser.add_argument("--structures", type=int, default=None, help="structures to load (default 5000)")
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per filter and server (default 5)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
     parser.add_argument("--serve-reference", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -191,7 +191,7 @@ def main() -> None:
             ) as reference:
                 print(f"started the reference server with {len(documents)} documents in {time.perf_counter() - started:.0f} s", flush=True)
                 rows = run_filters(client, ours, reference, documents, repeats)
-    report(rows, n, repeats, args.json)
+    summarise(rows, n, repeats, args.json)
 
 
 def run_filters(client: Any, ours: str, reference: str, documents: list[dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
@@ -206,12 +206,13 @@ def run_filters(client: Any, ours: str, reference: str, documents: list[dict[str
         if atlas_n != ref_n:
             raise SystemExit(f"servers disagree on {f!r}: atlas2d {atlas_n}, reference {ref_n}")
         rows.append({"filter": f, "hits": atlas_n, "atlas2d_ms": atlas_ms, "reference_ms": ref_ms, "speedup": ref_ms / atlas_ms})
-        print(f"  {f[:60]:60} {atlas_n:6d} hits  atlas2d {atlas_ms:8.1f} ms  reference {ref_ms:9.1f} ms  x{ref_ms / atlas_ms:6.1f}", flush=True)
+        timing = f"atlas2d {atlas_ms:8.1f} ms  reference {ref_ms:9.1f} ms  x{ref_ms / atlas_ms:6.1f}"
+        print(f"  {f[:60]:60} {atlas_n:6d} hits  {timing}", flush=True)
     return rows
 
 
-def report(rows: list[dict[str, Any]], n: int, repeats: int, json_path: Path | None) -> None:
-    """Print the table and the summary; write the JSON when asked."""
+def summarise(rows: list[dict[str, Any]], n: int, repeats: int, json_path: Path | None) -> None:
+    """Print the per-filter table and the summary figures; write the JSON when asked."""
     atlas_p50 = statistics.median(r["atlas2d_ms"] for r in rows)
     ref_p50 = statistics.median(r["reference_ms"] for r in rows)
     summary = {
@@ -229,13 +230,8 @@ def report(rows: list[dict[str, Any]], n: int, repeats: int, json_path: Path | N
     print(f"{'filter':60} {'hits':>6} {'atlas2d ms':>11} {'reference ms':>13} {'ratio':>7}")
     for r in rows:
         print(f"{r['filter'][:60]:60} {r['hits']:6d} {r['atlas2d_ms']:11.1f} {r['reference_ms']:13.1f} {r['speedup']:7.1f}")
-    print(
-        f"\n{n} structures, {len(rows)} filters, median of {repeats}: atlas2d p50 {atlas_p50:.1f} ms, "
-        f"reference (mongomock) p50 {ref_p50:.1f} ms, speedup at the median x{ref_p50 / atlas_p50:.1f} "
-        f"(per-filter speedups: median x{summary['median_of_per_filter_speedups']}, min x{summary['speedup_vs_reference_min']})"
-    )
-    if json_path:
-        json_path.write_text(json.dumps(summary, indent=1))
+    print(f"\n{n} structures, {len(rows)} filters, median of {repeats} requests each; reference = optimade server on mongomock")
+    report(summary, json_path)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Store band structures: the entry through the ordinary writer, the bands beside it.
+"""Store band structures (the entry through the ordinary writer, the bands beside it), and read them back.
 
 A band structure belongs to an entry (one row per entry and method). Its ``data_sha256``
 decides what a re-run does: the same hash leaves the row (and its fingerprint) alone,
@@ -9,40 +9,53 @@ material: they are not materials and must not appear in material listings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.band_records import BandRecord
-from atlas2d.ingest.records import Rejected, SourceInfo
-from atlas2d.ingest.store import ensure_source, quarantine, write_records
+from atlas2d.ingest.band_records import BandRecord, Segment, segments_from_json
+from atlas2d.ingest.store import WriteCounts, write_records
 from atlas2d.schema.models import BandStructure, Entry
 
 
 @dataclass
 class BandWriteCounts:
-    """What one batch did to ``band_structure`` (and how many inputs went to quarantine)."""
+    """What one batch did to ``band_structure``."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    quarantined: int = 0
+
+    def add(self, other: BandWriteCounts) -> None:
+        """Count ``other``'s rows in too (a run's total over its batches)."""
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
 
 
 def write_band_records(
-    session: Session, source: SourceInfo, items: Iterable[BandRecord | Rejected], source_file: str | None = None
-) -> BandWriteCounts:
-    """Write good band records and quarantine rejected ones, in the caller's transaction."""
-    items = list(items)
-    records = [i for i in items if isinstance(i, BandRecord)]
-    rejected = [i for i in items if isinstance(i, Rejected)]
-    source_id = ensure_source(session, source)
-    counts = BandWriteCounts(quarantined=quarantine(session, source.name, source_file, rejected))
+    session: Session, source_id: int, records: Sequence[BandRecord], source_file: str | None = None
+) -> tuple[WriteCounts, BandWriteCounts]:
+    """Write the records' entries, then their band structures, in the caller's transaction.
+
+    Returns what happened to the entries and to the band structures. An entry without a
+    structure gets no material (``write_records(materials=False)``).
+    """
+    bands = BandWriteCounts()
+    if not records:
+        return WriteCounts(), bands
     entries = [r.entry for r in records]
-    write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file)
-    write_records(session, source_id, [e for e in entries if e.layer is None], source_file=source_file, materials=False)
+    with_layer = write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file)
+    without = write_records(session, source_id, [e for e in entries if e.layer is None], source_file=source_file, materials=False)
+    counts = WriteCounts(
+        inserted=with_layer.inserted + without.inserted,
+        updated=with_layer.updated + without.updated,
+        unchanged=with_layer.unchanged + without.unchanged,
+    )
     keys = [r.entry.source_key for r in records]
     entry_ids = dict(
         session.execute(
@@ -50,8 +63,8 @@ def write_band_records(
         ).all()
     )
     for record in records:
-        write_bands(session, entry_ids[record.entry.source_key], record, counts)
-    return counts
+        write_bands(session, entry_ids[record.entry.source_key], record, bands)
+    return counts, bands
 
 
 def write_bands(session: Session, entry_id: int, record: BandRecord, counts: BandWriteCounts) -> None:
@@ -82,3 +95,54 @@ def write_bands(session: Session, entry_id: int, record: BandRecord, counts: Ban
             update(BandStructure).where(BandStructure.id == old.id).values(**row, fingerprint=None, fingerprint_model=None)
         )
         counts.updated += 1
+
+
+@dataclass(frozen=True)
+class StoredBands:
+    """A stored band structure as the fingerprint commands use it (segments rebuilt on demand)."""
+
+    id: int
+    source_key: str
+    fermi_level: float
+    provenance: dict[str, Any]
+    fingerprint: np.ndarray | None
+    kpath: dict[str, Any]
+    energies: dict[str, Any]
+
+    def segments(self) -> list[Segment]:
+        """The k-path segments with their energies (parsed from the stored JSON)."""
+        return segments_from_json(self.kpath, self.energies)
+
+
+def read_band_structures(
+    session: Session, ids: Iterable[int] | None = None, *, fingerprinted_only: bool = False
+) -> list[StoredBands]:
+    """Stored band structures in id order: all, those with ``ids``, or only those with a fingerprint.
+
+    A missing Fermi level reads as 0 eV, the reference the pictures use when none is known.
+    """
+    query = select(
+        BandStructure.id,
+        Entry.source_key,
+        BandStructure.fermi_level,
+        BandStructure.provenance,
+        BandStructure.fingerprint,
+        BandStructure.kpath,
+        BandStructure.energies,
+    ).join(Entry, Entry.id == BandStructure.entry_id)
+    if ids is not None:
+        query = query.where(BandStructure.id.in_(list(ids)))
+    if fingerprinted_only:
+        query = query.where(BandStructure.fingerprint.is_not(None))
+    return [
+        StoredBands(
+            id=r.id,
+            source_key=r.source_key,
+            fermi_level=r.fermi_level or 0.0,
+            provenance=r.provenance or {},
+            fingerprint=None if r.fingerprint is None else np.asarray(r.fingerprint, dtype=np.float32),
+            kpath=r.kpath,
+            energies=r.energies,
+        )
+        for r in session.execute(query.order_by(BandStructure.id))
+    ]

@@ -1,5 +1,9 @@
 """Run an adapter over files and land its records in the store, batch by batch.
 
+Records go through ``Adapter.checked`` (the source contract of ``atlas2d.ingest.sources.base``),
+so a record that breaks the contract is quarantined like any broken record. Band records
+write their entry and then their band structure (``atlas2d.ingest.band_store``).
+
 Each batch (good records and rejected ones together) is one transaction, so a run killed
 halfway leaves whole batches behind and nothing half-written; because writing is
 idempotent (``atlas2d.ingest.store``), running the same command again finishes the job. A source id
@@ -22,9 +26,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from atlas2d.ingest.band_records import BandRecord
+from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
 from atlas2d.ingest.records import Record, Rejected
-from atlas2d.ingest.sources import ADAPTERS, Adapter
-from atlas2d.ingest.sources.formats import detect
+from atlas2d.ingest.sources.base import Adapter, Item
+from atlas2d.ingest.sources.registry import adapter as registered_adapter
 from atlas2d.ingest.store import ensure_source, quarantine, write_records
 
 BATCH_SIZE = 500
@@ -42,8 +48,10 @@ class IngestSummary:
     unchanged: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    bands: BandWriteCounts = field(default_factory=BandWriteCounts)
+    """What the run did to band structures (sources that yield ``BandRecord``)."""
     formats: dict[str, int] = field(default_factory=dict)
-    """Format name -> files read in it, as recognised from each file's content."""
+    """Format name -> files read in it, as recognised from each file's content (``Adapter.format_of``)."""
 
     @property
     def read(self) -> int:
@@ -58,21 +66,38 @@ def ingest_files(
     batch_size: int = BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Ingest ``paths`` with the adapter named ``source``; ``on_batch(n)`` after each commit."""
-    adapter = ADAPTERS[source]
+    """Ingest ``paths`` with the adapter registered as ``source``; ``on_batch(n)`` after each commit.
+
+    An unknown or unusable source raises ``atlas2d.ingest.sources.registry.SourceError``.
+    """
+    adapter = registered_adapter(source)
+    summary = ingest_streams(engine, adapter, ((path.name, adapter.read(path)) for path in paths), batch_size, on_batch)
+    for path in paths:
+        name = adapter.format_of(path)
+        summary.formats[name] = summary.formats.get(name, 0) + 1
+    return summary
+
+
+def ingest_streams(
+    engine: Engine,
+    adapter: Adapter,
+    streams: Iterable[tuple[str, Iterator[Item]]],
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest ``(file name, items)`` streams of ``adapter``: ``read(path)`` of files, or items made
+    another way (``atlas2d fingerprint generate``), recorded under that file name."""
     summary = IngestSummary(source=adapter.source.name)
     seen: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[None] | None = None
-        for path in paths:
+        for name, stream in streams:
             summary.files += 1
-            form = detect(source, path)
-            summary.formats[form.name] = summary.formats.get(form.name, 0) + 1
-            items = _unique_keys(form.read(path), seen)
+            items = _unique_keys(adapter.checked(stream, name), seen)
             while batch := list(islice(items, batch_size)):
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(_write_batch, engine, adapter, path, batch, summary, on_batch)
+                pending = writer.submit(_write_batch, engine, adapter, name, batch, summary, on_batch)
         if pending is not None:
             pending.result()
     return summary
@@ -81,20 +106,23 @@ def ingest_files(
 def _write_batch(
     engine: Engine,
     adapter: Adapter,
-    path: Path,
-    batch: list[Record | Rejected],
+    source_file: str,
+    batch: list[Item],
     summary: IngestSummary,
     on_batch: Callable[[int], None] | None,
 ) -> None:
     records = [item for item in batch if isinstance(item, Record)]
+    band_records = [item for item in batch if isinstance(item, BandRecord)]
     rejected = [item for item in batch if isinstance(item, Rejected)]
     with Session(engine) as session, session.begin():
         source_id = ensure_source(session, adapter.source)
-        counts = write_records(session, source_id, records, source_file=path.name)
-        quarantine(session, adapter.source.name, path.name, rejected)
-    summary.inserted += counts.inserted
-    summary.updated += counts.updated
-    summary.unchanged += counts.unchanged
+        counts = write_records(session, source_id, records, source_file=source_file)
+        entry_counts, band_counts = write_band_records(session, source_id, band_records, source_file=source_file)
+        quarantine(session, adapter.source.name, source_file, rejected)
+    summary.inserted += counts.inserted + entry_counts.inserted
+    summary.updated += counts.updated + entry_counts.updated
+    summary.unchanged += counts.unchanged + entry_counts.unchanged
+    summary.bands.add(band_counts)
     summary.quarantined += len(rejected)
     for item in rejected:
         reason = item.reason.split(":")[0]
@@ -103,17 +131,18 @@ def _write_batch(
         on_batch(len(batch))
 
 
-def _unique_keys(items: Iterator[Record | Rejected], seen: dict[str, str]) -> Iterator[Record | Rejected]:
+def _unique_keys(items: Iterator[Item], seen: dict[str, str]) -> Iterator[Item]:
     """Pass items through, turning a record whose source id was already seen into ``Rejected``."""
     for item in items:
-        if isinstance(item, Record):
-            first = seen.get(item.source_key)
+        entry = item.entry if isinstance(item, BandRecord) else item
+        if isinstance(entry, Record):
+            first = seen.get(entry.source_key)
             if first is not None:
                 yield Rejected(
-                    locator=item.locator,
-                    reason=f"duplicate source id {item.source_key!r} (first at {first})",
-                    payload=str(item.raw)[:20000],
+                    locator=entry.locator,
+                    reason=f"duplicate source id {entry.source_key!r} (first at {first})",
+                    payload=str(entry.raw)[:20000],
                 )
                 continue
-            seen[item.source_key] = item.locator
+            seen[entry.source_key] = entry.locator
         yield item

@@ -16,6 +16,14 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 
+class HarmonizationError(ValueError):
+    """A record breaks a convention that cannot be repaired; the message is the reason.
+
+    Adapters turn it into a ``Rejected`` (``atlas2d.ingest.sources.base.attempt``), so the
+    message is what the quarantine shows.
+    """
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What the ``source`` table records about a database or data set."""
@@ -30,7 +38,7 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class Value:
-    """One harmonized property value (names and units: ``atlas2d.ingest.harmonize``)."""
+    """One harmonized property value (names, units and methods: ``atlas2d.ingest.vocabulary``)."""
 
     name: str
     value: float | None

@@ -19,10 +19,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.harmonize import (
-    anonymous_formula,
-    reduced_formula,
-)
+from atlas2d.ingest.formulas import anonymous_formula, reduced_formula
 from atlas2d.ingest.records import Record, Rejected, SourceInfo
 from atlas2d.schema.models import (
     Entry,

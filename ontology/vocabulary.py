@@ -14,6 +14,8 @@ from urllib.parse import quote
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import RDF
 
+from atlas2d.ingest import vocabulary
+
 A2D = Namespace("https://atlas2d.org/ontology#")
 """The ontology: classes and properties."""
 
@@ -35,23 +37,16 @@ UNITS: dict[str, URIRef] = {
     "eV/atom": A2D["EV-PER-ATOM"],
     "meV/Å^2": A2D["MilliEV-PER-ANGSTROM2"],
     "μB": A2D.BohrMagneton,
+    "m_e": A2D.ElectronMass,
     "K": UNIT.K,
     "Å": UNIT.ANGSTROM,
     "N/m": UNIT["N-PER-M"],
     "m/s": UNIT["M-PER-SEC"],
 }
-"""Store unit strings (``atlas2d.ingest.harmonize.PROPERTY_UNITS``) -> QUDT or atlas2d unit IRIs."""
+"""Store unit strings (``atlas2d.ingest.vocabulary.PROPERTIES``) -> QUDT or atlas2d unit IRIs."""
 
-METHODS: dict[str, URIRef] = {
-    "PBE": A2D.PBE,
-    "PBE+U": A2D.PBE_U,
-    "HSE06": A2D.HSE06,
-    "G0W0": A2D.G0W0,
-    "vdW-DF2": A2D["vdW-DF2"],
-    "rVV10": A2D.rVV10,
-    "expt": A2D.Experiment,
-}
-"""Store method strings -> the method individuals the ontology defines."""
+METHODS: dict[str, URIRef] = {method: A2D[term] for method, term in vocabulary.METHODS.items()}
+"""Store method strings -> the method individuals the ontology defines (named in ``atlas2d.ingest.vocabulary``)."""
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +76,7 @@ def method_iri(method: str) -> tuple[URIRef, URIRef]:
     if method in METHODS:
         iri = METHODS[method]
         return iri, URIRef(ontology().value(iri, RDF.type))
-    if method.startswith("expt"):
+    if vocabulary.is_experimental(method):
         return ID[f"method/{slug(method)}"], A2D.ExperimentalMeasurement
     return ID[f"method/{slug(method)}"], A2D.ComputationalMethod
 

@@ -21,6 +21,7 @@ from atlas2d.schema.models import (
     Source,
     Structure,
 )
+from atlas2d.schema.settings import Settings
 
 __all__ = [
     "AMD_K",
@@ -35,6 +36,7 @@ __all__ = [
     "MergeEvidence",
     "PropertyValue",
     "Quarantine",
+    "Settings",
     "Source",
     "Structure",
     "database_url",

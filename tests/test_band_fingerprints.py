@@ -15,22 +15,23 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from atlas2d.embeddings.bands.model import FINGERPRINT_LENGTH, load_model, rasterise
-from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
-from atlas2d.embeddings.bands.search import (
-    BandSearchError,
-    resolve_entry,
-    similar_by_bands,
-)
-from atlas2d.ingest.band_records import BandRecord, segments_from_json
-from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.records import Rejected
+from atlas2d.embeddings.bands.model import FINGERPRINT_LENGTH, load_model
+from atlas2d.embeddings.bands.picture import rasterise
+from atlas2d.embeddings.bands.refresh import count_stale, refresh
+from atlas2d.embeddings.bands.search import similar_by_bands
+from atlas2d.embeddings.neighbour import SearchError
+from atlas2d.embeddings.search import resolve
+from atlas2d.ingest.band_records import BandRecord, Segment, segments_from_json
+from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
+from atlas2d.ingest.pipeline import ingest_streams
 from atlas2d.ingest.sources.tight_binding import (
-    GENERATED_SOURCE,
+    ADAPTER,
     band_structure,
     generate,
     random_parameters,
 )
+from atlas2d.ingest.store import ensure_source
+from atlas2d.schema.database import make_engine
 from atlas2d.schema.models import BandStructure, Entry, Quarantine
 
 HELD_OUT_SEED = 4242
@@ -45,30 +46,36 @@ def _entry_id(session: Session, key: str) -> int:
     return session.execute(select(Entry.id).where(Entry.source_key == key)).scalar_one()
 
 
+def _write(session: Session, records: list[BandRecord]) -> BandWriteCounts:
+    """What writing ``records`` did to the band structures (entries written with them)."""
+    return write_band_records(session, ensure_source(session, ADAPTER.source), records, source_file="test")[1]
+
+
 def _store(session: Session, records: list[BandRecord]) -> None:
-    write_band_records(session, GENERATED_SOURCE, records, source_file="test")
+    _write(session, records)
     session.commit()
 
 
 def test_writing_is_idempotent_and_changed_bands_lose_their_fingerprint(session: Session, model) -> None:  # noqa: ANN001
     models = generate(2, seed=HELD_OUT_SEED)
-    counts = write_band_records(session, GENERATED_SOURCE, [m.record for m in models])
+    counts = _write(session, [m.record for m in models])
     session.commit()
     assert (counts.inserted, counts.unchanged) == (len(models), 0)
-    again = write_band_records(session, GENERATED_SOURCE, [m.record for m in models])
+    again = _write(session, [m.record for m in models])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(models))
     assert session.execute(select(func.count()).select_from(Entry).where(Entry.material_id.is_not(None))).scalar_one() == 0
 
-    assert fill_fingerprints(session, model) == len(models)
+    assert refresh(session, model) == len(models)
     assert count_stale(session, model.identifier) == (0, len(models))
-    assert fill_fingerprints(session, model) == 0
+    assert refresh(session, model) == 0
 
     first = models[0]
     shifted = band_structure(first.record.entry.raw["model"], first.record.entry.source_key, energy_shift=0.5)
-    changed = write_band_records(session, GENERATED_SOURCE, [shifted.record])
+    changed = _write(session, [shifted.record])
     session.commit()
     assert changed.updated == 1
-    row = session.execute(select(BandStructure).where(BandStructure.entry_id == _entry_id(session, first.record.entry.source_key))).scalar_one()
+    entry_id = _entry_id(session, first.record.entry.source_key)
+    row = session.execute(select(BandStructure).where(BandStructure.entry_id == entry_id)).scalar_one()
     assert row.fingerprint is None and row.fingerprint_model is None
     assert row.provenance["origin"] == "generated tight-binding"
     assert count_stale(session, model.identifier) == (1, len(models))
@@ -77,7 +84,7 @@ def test_writing_is_idempotent_and_changed_bands_lose_their_fingerprint(session:
 def test_stored_fingerprints_equal_direct_encoding(session: Session, model) -> None:  # noqa: ANN001
     models = generate(2, seed=HELD_OUT_SEED + 1)
     _store(session, [m.record for m in models])
-    fill_fingerprints(session, model, batch_size=5)
+    refresh(session, model, batch_size=5)
     rows = session.execute(select(BandStructure).order_by(BandStructure.id)).scalars().all()
     vectors = np.stack([np.asarray(r.fingerprint, dtype=np.float32) for r in rows])
     assert vectors.shape == (len(models), FINGERPRINT_LENGTH)
@@ -88,19 +95,28 @@ def test_stored_fingerprints_equal_direct_encoding(session: Session, model) -> N
 
 def test_another_models_fingerprints_are_recomputed(session: Session, model) -> None:  # noqa: ANN001
     _store(session, [m.record for m in generate(1, seed=HELD_OUT_SEED + 2)])
-    fill_fingerprints(session, model)
+    refresh(session, model)
     session.execute(update(BandStructure).values(fingerprint_model="bands-cae-v0:old"))
     session.commit()
     assert count_stale(session, model.identifier)[0] == 6
-    assert fill_fingerprints(session, model) == 6
+    assert refresh(session, model) == 6
 
 
-def test_bad_band_records_go_to_quarantine(session: Session) -> None:
-    rejected = Rejected(locator="broken.json", reason="non-finite energy", payload="{}")
-    counts = write_band_records(session, GENERATED_SOURCE, [rejected])
-    session.commit()
-    assert counts.quarantined == 1
-    assert session.execute(select(Quarantine.reason)).scalar_one() == "non-finite energy"
+def test_bad_band_records_go_to_quarantine(store_url: str) -> None:
+    good, broken = (m.record for m in generate(1, seed=HELD_OUT_SEED + 5)[:2])
+    first = broken.segments[0]
+    energies = first.energies.copy()
+    energies[0, 0, 1] = np.nan
+    broken.segments[0] = Segment(first.start, first.end, first.distances, energies)
+    engine = make_engine(store_url)
+    summary = ingest_streams(engine, ADAPTER, [("test", iter([good, broken]))])
+    with Session(engine) as session:
+        reasons = session.execute(select(Quarantine.locator, Quarantine.reason)).all()
+        keys = session.execute(select(Entry.source_key).join(BandStructure)).scalars().all()
+    engine.dispose()
+    assert (summary.bands.inserted, summary.quarantined) == (1, 1)
+    assert keys == [good.entry.source_key]
+    assert reasons == [(broken.entry.locator, f"invalid band structure: segment {first.label}: non-finite energy or k-distance")]
 
 
 def test_invariance_to_k_density_energy_reference_and_segment_order(session: Session, model) -> None:  # noqa: ANN001
@@ -123,7 +139,7 @@ def test_invariance_to_k_density_energy_reference_and_segment_order(session: Ses
         groups[base] = list(variants)
         records += [v.record for v in variants.values()]
     _store(session, records)
-    fill_fingerprints(session, model)
+    refresh(session, model)
     for base, members in groups.items():
         for key in members:
             neighbours = similar_by_bands(session, _entry_id(session, key), k=len(members) - 1)
@@ -137,7 +153,7 @@ def test_invariance_to_k_density_energy_reference_and_segment_order(session: Ses
 def test_held_out_families_retrieve_their_own_family_at_k10(session: Session, model) -> None:  # noqa: ANN001
     held_out = generate(40, seed=HELD_OUT_SEED + 5)
     _store(session, [m.record for m in held_out])
-    fill_fingerprints(session, model)
+    refresh(session, model)
     same: Counter[str] = Counter()
     for member in held_out:
         neighbours = similar_by_bands(session, _entry_id(session, member.record.entry.source_key), k=10)
@@ -153,7 +169,7 @@ def test_held_out_families_retrieve_their_own_family_at_k10(session: Session, mo
 def test_flat_bands_are_detected_from_stored_fingerprints(session: Session, model) -> None:  # noqa: ANN001
     held_out = generate(30, seed=HELD_OUT_SEED + 6)
     _store(session, [m.record for m in held_out])
-    fill_fingerprints(session, model)
+    refresh(session, model)
     rows = session.execute(select(BandStructure.fingerprint, BandStructure.provenance)).all()
     vectors = np.stack([np.asarray(r.fingerprint, dtype=np.float32) for r in rows])
     truth = np.array([r.provenance["flat_band"] for r in rows])
@@ -165,12 +181,12 @@ def test_flat_bands_are_detected_from_stored_fingerprints(session: Session, mode
 
 def test_search_refuses_unknown_entries_and_missing_fingerprints(session: Session) -> None:
     _store(session, [m.record for m in generate(1, seed=HELD_OUT_SEED + 7)])
-    with pytest.raises(BandSearchError, match="no entry"):
-        resolve_entry(session, "no-such-key")
-    entry_id = resolve_entry(session, f"kagome-s{HELD_OUT_SEED + 7}-00000")
-    with pytest.raises(BandSearchError, match="no fingerprint yet"):
+    with pytest.raises(SearchError, match="no entry"):
+        resolve(session, "no-such-key")
+    entry_id = resolve(session, f"kagome-s{HELD_OUT_SEED + 7}-00000")
+    with pytest.raises(SearchError, match="no fingerprint yet"):
         similar_by_bands(session, entry_id, k=3)
-    with pytest.raises(BandSearchError, match="no band structure"):
+    with pytest.raises(SearchError, match="no band structure"):
         similar_by_bands(session, 10**9, k=3)
     with pytest.raises(ValueError, match="k must be"):
         similar_by_bands(session, entry_id, k=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlas2d.embeddings.bands.model import (
+from atlas2d.embeddings.bands.picture import (
     ENERGY_PIXELS,
     ENERGY_WINDOW,
     SEGMENT_WIDTH,

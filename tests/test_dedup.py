@@ -11,8 +11,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from atlas2d.api.commands import dedup as dedup_command
-from atlas2d.embeddings.structure import dedup
+from atlas2d.embeddings.structure import refresh as invariant_refresh
+from atlas2d.embeddings.structure.candidates import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.dedup import run_dedup
+from atlas2d.embeddings.structure.explain import explain, report
 from atlas2d.embeddings.structure.invariants import INVARIANTS_VERSION
+from atlas2d.embeddings.structure.overrides import JOIN_RULE, set_override
+from atlas2d.embeddings.structure.search import similar_by_structure
 from atlas2d.ingest.records import SourceInfo
 from atlas2d.schema.models import (
     ClusterOverride,
@@ -22,6 +27,7 @@ from atlas2d.schema.models import (
     Source,
     Structure,
 )
+from atlas2d.schema.settings import Settings
 from atlas2d.testdata.labelled import noisy, permuted, rotated, supercell, with_vacuum
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
@@ -51,7 +57,7 @@ def _material(session: Session, entry_id: int) -> int | None:
 def test_dedup_merges_copies_across_sources_and_records_evidence(session: Session) -> None:
     ids = _seed(session)
     names = [name for name, _ in poscar_structures(6, 24)]
-    summary = dedup.run_dedup(session)
+    summary = run_dedup(session)
     assert summary.structures == 10 and summary.computed == 10
     assert summary.merges == 4 and summary.cross_source_clusters == 4
     for name in names[:4]:
@@ -62,14 +68,14 @@ def test_dedup_merges_copies_across_sources_and_records_evidence(session: Sessio
     assert versions == [INVARIANTS_VERSION]
     evidence = session.execute(select(MergeEvidence.distance, MergeEvidence.rule)).all()
     assert len(evidence) == 4
-    assert all(0 <= d <= dedup.DEFAULT_TOLERANCE and "PDD EMD <= 0.2" in rule for d, rule in evidence)
+    assert all(0 <= d <= DEFAULT_TOLERANCE and "PDD EMD <= 0.2" in rule for d, rule in evidence)
 
     before = {e: _material(session, e) for e in ids.values()}
-    again = dedup.run_dedup(session)
+    again = run_dedup(session)
     assert again.computed == 0 and again.merges == 4
     assert {e: _material(session, e) for e in ids.values()} == before
 
-    strict = dedup.run_dedup(session, tolerance=0.0)
+    strict = run_dedup(session, tolerance=0.0)
     assert strict.merges < 4
 
 
@@ -82,9 +88,9 @@ def test_bulk_run_rebuilds_the_amd_index_and_a_lost_index_comes_back(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _seed(session)
-    monkeypatch.setattr(dedup, "BULK_REINDEX", 5)
+    monkeypatch.setattr(invariant_refresh, "BULK_REINDEX", 5)
     dropped: list[bool] = []
-    summary = dedup.run_dedup(session, on_batch=lambda n: dropped.append(not _amd_index_exists(session)))
+    summary = run_dedup(session, progress=lambda n: dropped.append(not _amd_index_exists(session)))
     assert summary.computed == 10 and dropped and all(dropped)
     assert _amd_index_exists(session)
     name = poscar_structures(1, 24)[0][0]
@@ -92,31 +98,31 @@ def test_bulk_run_rebuilds_the_amd_index_and_a_lost_index_comes_back(
 
     session.execute(text("DROP INDEX ix_structure_amd_hnsw"))
     session.commit()
-    assert dedup.run_dedup(session).computed == 0
+    assert run_dedup(session).computed == 0
     assert _amd_index_exists(session)
 
 
 def test_overrides_split_and_join_are_respected(session: Session) -> None:
     ids = _seed(session)
     names = [name for name, _ in poscar_structures(6, 24)]
-    dedup.run_dedup(session)
+    run_dedup(session)
     original, copy = ids[names[0]], ids[f"copy-of-{names[0]}"]
-    dedup.set_override(session, copy, original, "split", note="curator: different magnetic order")
-    dedup.set_override(session, ids[names[4]], ids[names[5]], "join")
-    summary = dedup.run_dedup(session)
+    set_override(session, copy, original, "split", note="curator: different magnetic order")
+    set_override(session, ids[names[4]], ids[names[5]], "join")
+    summary = run_dedup(session)
     assert _material(session, original) != _material(session, copy)
     assert _material(session, ids[names[4]]) == _material(session, ids[names[5]])
     assert summary.refused_by_split == 1
     rules = session.execute(select(MergeEvidence.rule).where(MergeEvidence.distance.is_(None))).scalars().all()
-    assert rules == [dedup.JOIN_RULE]
-    why = dedup.explain(session, original)
+    assert rules == [JOIN_RULE]
+    why = explain(session, original)
     assert why.overrides == [(original, copy, "split", "curator: different magnetic order")]
     near = {c.entry_id: c for c in why.candidates}
     assert near[copy].reason == "curator override: split" and not near[copy].merged
 
-    dedup.set_override(session, original, copy, "join")
+    set_override(session, original, copy, "join")
     assert session.scalar(select(func.count()).select_from(ClusterOverride)) == 2
-    dedup.run_dedup(session)
+    run_dedup(session)
     assert _material(session, original) == _material(session, copy)
 
 
@@ -125,8 +131,8 @@ def test_split_is_kept_even_through_a_chain_of_duplicates(session: Session) -> N
     rng = np.random.default_rng(2)
     seed_store(session, [structure_record(f"v{i}", noisy(base, rng, 0.01, 0.02)) for i in range(3)])
     ids = dict(session.execute(select(Entry.source_key, Entry.id)).all())
-    dedup.set_override(session, ids["v0"], ids["v2"], "split")
-    summary = dedup.run_dedup(session)
+    set_override(session, ids["v0"], ids["v2"], "split")
+    summary = run_dedup(session)
     assert _material(session, ids["v0"]) != _material(session, ids["v2"])
     assert summary.materials == 2
 
@@ -134,47 +140,47 @@ def test_split_is_kept_even_through_a_chain_of_duplicates(session: Session) -> N
 def test_explain_report_and_similar(session: Session) -> None:
     ids = _seed(session)
     names = [name for name, _ in poscar_structures(6, 24)]
-    dedup.run_dedup(session)
-    why = dedup.explain(session, ids[names[1]])
+    run_dedup(session)
+    why = explain(session, ids[names[1]])
     assert {m[0] for m in why.members} == {ids[names[1]], ids[f"copy-of-{names[1]}"]}
-    assert len(why.evidence) == 1 and why.evidence[0][2] <= dedup.DEFAULT_TOLERANCE
+    assert len(why.evidence) == 1 and why.evidence[0][2] <= DEFAULT_TOLERANCE
     assert why.candidates[0].entry_id == ids[f"copy-of-{names[1]}"] and why.candidates[0].merged
 
-    rows = dedup.report(session)
+    rows = report(session)
     assert len(rows) == 4
     assert all(r.sources == sorted(["poscar2d-test", OTHER.name]) and len(r.entries) == 2 for r in rows)
 
-    near = dedup.similar_by_structure(session, ids[names[1]], k=3)
+    near = similar_by_structure(session, ids[names[1]], k=3)
     assert len(near) == 3
     own = _material(session, ids[names[1]])
     assert all(n.material_id != own for n in near)
     assert [n.distance for n in near] == sorted(n.distance for n in near)
-    by_material = dedup.similar_by_structure(session, own, k=3, by_material=True)
+    by_material = similar_by_structure(session, own, k=3, by_material=True)
     assert [n.material_id for n in by_material] == [n.material_id for n in near]
-    assert len(dedup.similar_by_structure(session, ids[names[1]], k=50)) == 5
+    assert len(similar_by_structure(session, ids[names[1]], k=50)) == 5
 
 
 def test_bad_inputs(session: Session) -> None:
     ids = _seed(session)
     first = min(ids.values())
     with pytest.raises(LookupError, match="run 'atlas2d dedup' first"):
-        dedup.similar_by_structure(session, first)
+        similar_by_structure(session, first)
     with pytest.raises(ValueError, match="tolerance"):
-        dedup.run_dedup(session, tolerance=-1)
+        run_dedup(session, tolerance=-1)
     with pytest.raises(ValueError, match="unknown override"):
-        dedup.set_override(session, first, first + 1, "merge")
+        set_override(session, first, first + 1, "merge")
     with pytest.raises(ValueError, match="two different"):
-        dedup.set_override(session, first, first, "split")
+        set_override(session, first, first, "split")
     with pytest.raises(LookupError, match="no entry"):
-        dedup.set_override(session, first, 10**9, "join")
+        set_override(session, first, 10**9, "join")
     with pytest.raises(LookupError, match="no entry"):
-        dedup.explain(session, 10**9)
+        explain(session, 10**9)
     with pytest.raises(LookupError, match="no entry"):
-        dedup.similar_by_structure(session, 10**9)
+        similar_by_structure(session, 10**9)
 
 
 def test_cli_constant_matches_engine() -> None:
-    assert dedup_command.DEFAULT_TOLERANCE == dedup.DEFAULT_TOLERANCE
+    assert dedup_command.DEFAULT_TOLERANCE == DEFAULT_TOLERANCE
 
 
 def test_cli_dedup_report_explain_similar_override(session: Session, cli_env: str, atlas2d, tmp_path: Path) -> None:  # noqa: ANN001
@@ -224,7 +230,7 @@ def test_cli_bad_inputs_fail_in_one_line(cli_env: str, atlas2d, args: tuple[str,
 
 def test_report_needs_a_migrated_store(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Source)) == 0
-    assert dedup.report(session) == []
+    assert report(session) == []
 
 
 def test_demo_step_deduplicates_and_lists_cross_source_duplicates(
@@ -232,7 +238,7 @@ def test_demo_step_deduplicates_and_lists_cross_source_duplicates(
 ) -> None:
     ids = _seed(session)
     name = poscar_structures(6, 24)[0][0]
-    dedup_command.deduplicate_and_report()
+    dedup_command.deduplicate_and_report(Settings(database_url=cli_env))
     out = capsys.readouterr().out
     assert "materials across sources" in out and "Duplicates across sources" in out
     session.expire_all()

@@ -45,9 +45,9 @@ def graph(session: Session) -> Graph:
 
 
 def test_ontology_maps_every_store_property_name() -> None:
-    from atlas2d.ingest.harmonize import PROPERTY_UNITS
+    from atlas2d.ingest.vocabulary import PROPERTIES
 
-    assert set(property_classes()) == set(PROPERTY_UNITS)
+    assert set(property_classes()) == set(PROPERTIES)
     assert (A2D.BandGap, None, None) in ontology()
 
 

@@ -10,13 +10,9 @@ from pymatgen.core import Lattice, Structure
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    anonymous_formula,
-    reduced_formula,
-    to_2d_convention,
-)
-from atlas2d.ingest.records import Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.formulas import anonymous_formula, reduced_formula
+from atlas2d.ingest.geometry import to_2d_convention
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo, Value
 from atlas2d.ingest.store import ensure_source, quarantine, write_records
 from atlas2d.schema.models import (
     Entry,

@@ -46,7 +46,7 @@ def test_gpaw_index_attaches_every_file_to_its_mc2d_entry_and_a_rerun_changes_no
         rows = list(csv.DictReader(handle))
     first = ingest_index(engine, GPAW / "index.csv")
     assert first.rows == len(rows) == 132
-    assert first.counts.inserted == len(rows) and first.counts.quarantined == 0
+    assert first.bands.inserted == len(rows) and first.quarantined == 0
     assert first.formats == {"ASE band-structure JSON": len(rows)}
     row = next(r for r in rows if r["source_id"] == "MoS2-c63547f0")
     stored = session.execute(
@@ -58,7 +58,7 @@ def test_gpaw_index_attaches_every_file_to_its_mc2d_entry_and_a_rerun_changes_no
     gap = energies[energies > stored.fermi_level].min() - energies[energies <= stored.fermi_level].max()
     assert gap == pytest.approx(float(row["gap_eV"]), abs=2e-3)
     again = ingest_index(engine, GPAW / "index.csv")
-    assert (again.counts.inserted, again.counts.updated, again.counts.unchanged) == (0, 0, len(rows))
+    assert (again.bands.inserted, again.bands.updated, again.bands.unchanged) == (0, 0, len(rows))
     engine.dispose()
 
 
@@ -76,7 +76,7 @@ def test_rows_without_entry_or_readable_file_are_quarantined_with_the_reason(sto
         "missing.json,mc2d,BN-0e329ca7,G0W0,GPAW\n"
     )
     summary = ingest_index(engine, index)
-    assert (summary.rows, summary.counts.inserted, summary.counts.quarantined) == (4, 1, 3)
+    assert (summary.rows, summary.bands.inserted, summary.quarantined) == (4, 1, 3)
     reasons = sorted(session.execute(select(Quarantine.reason)).scalars())
     assert any("no entry mc2d:no-such-entry" in r for r in reasons)
     assert any("file not found: missing.json" in r for r in reasons)

@@ -17,7 +17,7 @@ from atlas2d.embeddings.structure.invariants import (
     pdd,
     pdd_distance,
 )
-from atlas2d.ingest.harmonize import HarmonizationError
+from atlas2d.ingest.records import HarmonizationError
 from atlas2d.testdata.labelled import (
     noisy,
     permuted,

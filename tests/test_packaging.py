@@ -52,4 +52,4 @@ def test_wheel_beside_pypi_schema_and_embeddings_runs_the_demo(tmp_path: Path) -
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ATLAS2D_")}
     demo = _run(env_dir / "bin" / "atlas2d", "demo", cwd=tmp_path, env={**clean, "ATLAS2D_DATA_DIR": str(tmp_path / "data")})
-    assert "materials" in demo.stdout.lower(), demo.stdout[-2000:]
+    assert "SHACL: conforms" in demo.stdout and "quarantine" in demo.stdout, demo.stdout[-2000:]

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from atlas2d.api.console import console, fail, print_table, progress
-from atlas2d.schema.database import DatabaseError, make_engine
+from atlas2d.api.store_access import open_store, settings_of
+from atlas2d.schema.settings import Settings
 
 DEFAULT_TOLERANCE = 0.2
-"""Å; equals ``atlas2d.embeddings.structure.dedup.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
+"""Å; equals ``atlas2d.embeddings.structure.candidates.DEFAULT_TOLERANCE`` (repeated so ``--help`` needs no torch import)."""
 
 app = typer.Typer(
     name="dedup",
@@ -60,20 +60,18 @@ def dedup(
         fail(f"--neighbours must be at least 1, not {neighbours}")
     if device not in {"auto", "cpu", "cuda"}:
         fail(f"unknown device {device!r}: use auto, cpu or cuda")
-    with _session() as session:
-        try:
-            if explain is not None:
-                _explain(session, explain, tolerance)
-            elif report:
-                _report(session, include_same_source, csv_path)
-            else:
-                _run(session, tolerance, neighbours, device)
-        except DBAPIError as exc:
-            fail(f"database error: {str(exc.orig or exc).strip().splitlines()[0]} (did you run 'atlas2d init'?)")
+    with open_store(settings_of(ctx)) as session:
+        if explain is not None:
+            _explain(session, explain, tolerance)
+        elif report:
+            _report(session, include_same_source, csv_path)
+        else:
+            _run(session, tolerance, neighbours, device)
 
 
 @app.command()
 def override(
+    ctx: typer.Context,
     action: Annotated[str, typer.Argument(help="split (never merge these two) or join (always merge them).")],
     entry_a: Annotated[int, typer.Argument(help="Entry id.")],
     entry_b: Annotated[int, typer.Argument(help="The other entry id.")],
@@ -84,41 +82,31 @@ def override(
     The decision replaces any earlier one for the same pair and applies from the next
     'atlas2d dedup' on, whatever the invariants say.
     """
-    from atlas2d.embeddings.structure.dedup import set_override
+    from atlas2d.embeddings.structure.overrides import set_override
 
-    with _session() as session:
+    with open_store(settings_of(ctx)) as session:
         try:
             set_override(session, entry_a, entry_b, action, note)
         except (ValueError, LookupError) as exc:
             fail(str(exc))
-        except DBAPIError as exc:
-            fail(f"database error: {str(exc.orig or exc).strip().splitlines()[0]} (did you run 'atlas2d init'?)")
     console.print(f"recorded: {action} entries {entry_a} and {entry_b}; run 'atlas2d dedup' to apply")
 
 
-def deduplicate_and_report() -> None:
-    """Deduplicate with the default settings and list the cross-source duplicates (the demo's step)."""
-    with _session() as session:
+def deduplicate_and_report(settings: Settings) -> None:
+    """Deduplicate with the default tolerances and list the cross-source duplicates (the demo's step)."""
+    with open_store(settings) as session:
         _run(session, DEFAULT_TOLERANCE, 10, "auto")
         _report(session, False, None)
 
 
-def _session() -> Session:
-    try:
-        return Session(make_engine())
-    except DatabaseError as exc:
-        fail(str(exc))
-
-
 def _run(session: Session, tolerance: float, neighbours: int, device: str) -> None:
-    from atlas2d.embeddings.structure.dedup import count_missing_invariants, run_dedup
+    from atlas2d.embeddings.structure.dedup import run_dedup
+    from atlas2d.embeddings.structure.refresh import count_stale
 
-    missing = count_missing_invariants(session)
+    stale = count_stale(session).stale
     with progress() as bar:
-        task = bar.add_task("invariants", total=missing)
-        summary = run_dedup(
-            session, tolerance, neighbours, device, on_batch=lambda n: bar.advance(task, n)
-        )
+        task = bar.add_task("invariants", total=stale)
+        summary = run_dedup(session, tolerance, neighbours, device, progress=lambda n: bar.advance(task, n))
     print_table(
         ["what", "count"],
         [
@@ -137,7 +125,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
 
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:
-    from atlas2d.embeddings.structure.dedup import explain
+    from atlas2d.embeddings.structure.explain import explain
 
     try:
         found = explain(session, entry_id, tolerance=tolerance)
@@ -162,7 +150,7 @@ def _explain(session: Session, entry_id: int, tolerance: float) -> None:
 
 
 def _report(session: Session, include_same_source: bool, csv_path: Path | None) -> None:
-    from atlas2d.embeddings.structure.dedup import report
+    from atlas2d.embeddings.structure.explain import report
 
     rows = report(session, include_same_source)
     print_table(
@@ -179,8 +167,9 @@ def _report(session: Session, include_same_source: bool, csv_path: Path | None) 
                 writer = csv.writer(handle)
                 writer.writerow(["material_id", "chemical_formula_reduced", "entry_id", "source", "source_key", "max_emd_angstrom"])
                 for r in rows:
+                    distance = "" if r.max_distance is None else f"{r.max_distance:.6f}"
                     for entry, source, key in r.entries:
-                        writer.writerow([r.material_id, r.formula, entry, source, key, "" if r.max_distance is None else f"{r.max_distance:.6f}"])
+                        writer.writerow([r.material_id, r.formula, entry, source, key, distance])
         except OSError as exc:
             fail(f"cannot write {csv_path}: {exc.strerror}")
         console.print(f"wrote {sum(len(r.entries) for r in rows)} entries of {len(rows)} materials to {csv_path}")

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.api.store_access import open_store, settings_of
 
 
 def export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the training set into (created if missing).")],
     split: Annotated[str, typer.Option("--split", help="Fractions train/validation/test, e.g. 0.8/0.1/0.1.")] = "0.8/0.1/0.1",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split assignment; same seed, same splits.")] = 0,
@@ -31,13 +33,9 @@ def export(
     All entries of one material (one duplicate cluster) land in the same split, so no
     material leaks from training into test. Streams: memory does not grow with the store.
     """
-    from sqlalchemy import func, select
-    from sqlalchemy.exc import DBAPIError
-
     from atlas2d.api.exports.splits import parse_fractions
-    from atlas2d.api.exports.training_set import export_training_set
-    from atlas2d.schema.database import DatabaseError, make_engine
-    from atlas2d.schema.models import Entry
+    from atlas2d.api.exports.training_set import count_materials, export_training_set, filtered_materials
+    from atlas2d.api.optimade.filter import FilterError
 
     try:
         fractions = parse_fractions(split)
@@ -45,26 +43,19 @@ def export(
         fail(str(exc))
     materials = None
     if filter_text is not None:
-        from atlas2d.api.optimade.fields import STRUCTURES
-        from atlas2d.api.optimade.filter import FilterError, filter_clause
-
         try:
-            materials = select(STRUCTURES.c.material_id).where(filter_clause(filter_text)).distinct()
+            materials = filtered_materials(filter_text)
         except FilterError as exc:
             fail(f"bad --filter: {str(exc).splitlines()[0]}")
     if out.exists() and not out.is_dir():
         fail(f"--out {out} exists and is not a directory")
     try:
-        engine = make_engine(readonly=True)
-        with engine.connect() as conn, progress() as bar:
-            counted = materials.subquery() if materials is not None else select(Entry.material_id).distinct().subquery()
-            total = conn.execute(select(func.count()).select_from(counted)).scalar_one()
-            task = bar.add_task("exporting materials", total=total)
+        with open_store(settings_of(ctx), readonly=True) as session, progress() as bar:
+            conn = session.connection()
+            task = bar.add_task("exporting materials", total=count_materials(conn, materials))
             summary = export_training_set(
                 conn, out, fractions, seed, materials, filter_text, on_material=lambda: bar.advance(task)
             )
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"cannot read the store: {str(exc).strip().splitlines()[0]} (did you run 'atlas2d init'?)")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     print_table(["split", "materials"], list(summary.materials.items()), title=f"training set in {out}")

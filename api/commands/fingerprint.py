@@ -9,15 +9,18 @@ answers "which entries have bands like this one" from the pgvector index.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from atlas2d.api.console import console, fail, print_table, progress
-from atlas2d.schema.database import DatabaseError, make_engine
+from atlas2d.api.store_access import open_store, settings_of
+from atlas2d.schema.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help=(
@@ -34,13 +37,6 @@ DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when pre
 WeightsOption = Annotated[
     Path | None, typer.Option("--weights", help="Model weights (.pt). Default: the weights shipped with atlas2d.")
 ]
-
-
-def _session() -> Session:
-    try:
-        return Session(make_engine())
-    except DatabaseError as exc:
-        fail(str(exc))
 
 
 def _load(weights: Path | None, device: str):  # noqa: ANN202 - a FingerprintModel
@@ -68,30 +64,28 @@ def fill(
     re-run does nothing; an interrupted run keeps the batches it committed.
     """
     if ctx.invoked_subcommand is None:
-        fill_missing(device, batch_size, weights)
+        fill_missing(settings_of(ctx), device, batch_size, weights)
 
 
-def fill_missing(device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
+def fill_missing(settings: Settings, device: str = "auto", batch_size: int = 256, weights: Path | None = None) -> None:
     """Fingerprint every stale band structure with a progress bar (``atlas2d fingerprint``, the demo)."""
-    from atlas2d.embeddings.bands.refresh import count_stale, fill_fingerprints
+    from atlas2d.embeddings.bands.refresh import count_stale, refresh
 
     model = _load(weights, device)
-    try:
-        with _session() as session:
-            stale, total = count_stale(session, model.identifier)
-            if stale == 0:
-                console.print(f"all {total} band structures have up-to-date fingerprints ({model.identifier})")
-                return
-            with progress() as bar:
-                task = bar.add_task(f"fingerprinting on {model.device}", total=stale)
-                written = fill_fingerprints(session, model, batch_size, lambda n: bar.advance(task, n))
-    except DBAPIError as exc:
-        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    with open_store(settings) as session:
+        stale, total = count_stale(session, model.identifier)
+        if stale == 0:
+            console.print(f"all {total} band structures have up-to-date fingerprints ({model.identifier})")
+            return
+        with progress() as bar:
+            task = bar.add_task(f"fingerprinting on {model.device}", total=stale)
+            written = refresh(session, model, batch_size, progress=lambda n: bar.advance(task, n))
     console.print(f"fingerprinted {written} of {total} band structures with {model.identifier}")
 
 
 @app.command()
 def generate(
+    ctx: typer.Context,
     per_family: Annotated[int, typer.Option("--per-family", min=1, help="Models per lattice family.")] = 40,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same models.")] = 11,
 ) -> None:
@@ -100,27 +94,30 @@ def generate(
     Families: honeycomb with a Dirac cone, gapped honeycomb, kagome (flat band), Lieb,
     square and triangular, with random hoppings, on-site energies and Fermi levels. They go
     in under the source 'tight-binding-generated' with provenance 'generated tight-binding',
-    with no structure and no material; re-running with the same seed changes nothing.
+    with no structure and no material; re-running with the same seed changes nothing. The
+    same as 'atlas2d ingest tight-binding-generated' of the spec {"per_family": N, "seed": S}.
     """
-    from atlas2d.ingest.band_store import write_band_records
-    from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE
-    from atlas2d.ingest.sources.tight_binding import generate as generate_models
+    from atlas2d.ingest.pipeline import ingest_streams
+    from atlas2d.ingest.sources.tight_binding import ADAPTER, band_records
 
-    models = generate_models(per_family, seed)
-    try:
-        with _session() as session:
-            counts = write_band_records(session, GENERATED_SOURCE, [m.record for m in models], source_file=f"seed {seed}")
-            session.commit()
-    except DBAPIError as exc:
-        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+    label = f"seed {seed}"
+    with open_store(settings_of(ctx)) as session, progress() as bar:
+        task = bar.add_task("generating band structures", total=None)
+        summary = ingest_streams(
+            session.get_bind(), ADAPTER, [(label, band_records(per_family, seed, label))], on_batch=lambda n: bar.advance(task, n)
+        )
+    bands = summary.bands
     console.print(
-        f"generated {len(models)} tight-binding band structures (seed {seed}): "
-        f"{counts.inserted} new, {counts.updated} changed, {counts.unchanged} unchanged"
+        f"generated {bands.inserted + bands.updated + bands.unchanged} tight-binding band structures (seed {seed}): "
+        f"{bands.inserted} new, {bands.updated} changed, {bands.unchanged} unchanged"
     )
+    if summary.quarantined:
+        console.print(f"{summary.quarantined} quarantined: {', '.join(summary.reasons)}")
 
 
 @app.command()
 def train(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Where to write the weights (.pt); the record goes beside as .json.")],
     seed: Annotated[int, typer.Option(help="Seed of the generated data, initialisation and shuffling.")] = 7,
     per_family: Annotated[int, typer.Option("--per-family", min=2, help="Generated models per family.")] = 200,
@@ -135,26 +132,18 @@ def train(
     Learns from generated tight-binding band structures plus (with --use-store) the stored
     ones, then reports neighbour family precision@10 and flat-band accuracy on held-out
     generated models (another seed). The shipped weights were made with
-    '--generated-only' and the defaults; their record is embeddings/weights/bands_cae.json.
+    '--generated-only' and the defaults; their record is embeddings/bands/weights/bands_cae.json.
     """
-    from atlas2d.embeddings.bands.model import rasterise
+    from atlas2d.embeddings.bands.picture import rasterise
     from atlas2d.embeddings.bands.training import TrainingSettings, evaluate, save
     from atlas2d.embeddings.bands.training import train as train_model
-    from atlas2d.ingest.band_records import segments_from_json
+    from atlas2d.ingest.band_store import read_band_structures
     from atlas2d.ingest.sources.tight_binding import generate as generate_models
 
     stored = []
     if use_store:
-        from sqlalchemy import select
-
-        from atlas2d.schema.models import BandStructure
-
-        try:
-            with _session() as session:
-                rows = session.execute(select(BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level)).all()
-        except DBAPIError as exc:
-            fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'? or use --generated-only)")
-        stored = [rasterise(segments_from_json(r.kpath, r.energies), r.fermi_level or 0.0) for r in rows]
+        with open_store(settings_of(ctx)) as session:
+            stored = [rasterise(b.segments(), b.fermi_level) for b in read_band_structures(session)]
     settings = TrainingSettings(seed=seed, n_per_family=per_family, epochs=epochs)
     with progress() as bar:
         task = bar.add_task("training", total=epochs)
@@ -171,6 +160,7 @@ def train(
 
 @app.command("map")
 def fingerprint_map(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
     colour: Annotated[str, typer.Option("--colour", help="gap, flat-band (predicted from the fingerprint) or family.")] = "flat-band",
     weights: WeightsOption = None,
@@ -178,32 +168,22 @@ def fingerprint_map(
     """Draw all stored fingerprints in 2D (PCA), coloured by band gap, flat band or family."""
     if colour not in {"gap", "flat-band", "family"}:
         fail(f"unknown colour {colour!r}: use gap, flat-band or family")
-    from sqlalchemy import select
-
-    from atlas2d.embeddings.bands.model import band_gap
-    from atlas2d.embeddings.bands.plots import plot_map, project_2d
-    from atlas2d.ingest.band_records import segments_from_json
-    from atlas2d.schema.models import BandStructure
-
-    try:
-        with _session() as session:
-            rows = session.execute(
-                select(BandStructure.fingerprint, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level, BandStructure.provenance)
-                .where(BandStructure.fingerprint.is_not(None))
-                .order_by(BandStructure.id)
-            ).all()
-    except DBAPIError as exc:
-        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
-    if len(rows) < 2:
-        fail(f"{len(rows)} fingerprinted band structures; a map needs two (run 'atlas2d fingerprint')")
     import numpy as np
 
-    vectors = np.stack([np.asarray(r.fingerprint, dtype=np.float32) for r in rows])
+    from atlas2d.embeddings.bands.picture import band_gap
+    from atlas2d.embeddings.bands.plots import plot_map, project_2d
+    from atlas2d.ingest.band_store import read_band_structures
+
+    with open_store(settings_of(ctx)) as session:
+        rows = read_band_structures(session, fingerprinted_only=True)
+    if len(rows) < 2:
+        fail(f"{len(rows)} fingerprinted band structures; a map needs two (run 'atlas2d fingerprint')")
+    vectors = np.stack([r.fingerprint for r in rows])
     if colour == "gap":
-        values: list = [band_gap(segments_from_json(r.kpath, r.energies), r.fermi_level or 0.0) for r in rows]
+        values: list = [band_gap(r.segments(), r.fermi_level) for r in rows]
         label = "band gap (eV)"
     elif colour == "family":
-        values = [(r.provenance or {}).get("family", "stored") for r in rows]
+        values = [r.provenance.get("family", "stored") for r in rows]
         label = "family"
     else:
         probability = _load(weights, "cpu").flat_band_probability(vectors)
@@ -214,7 +194,10 @@ def fingerprint_map(
 
 
 def similar_bands(
-    identifier: Annotated[str, typer.Argument(help="Entry id, or a source key such as kagome-s11-00003.")],
+    ctx: typer.Context,
+    identifier: Annotated[
+        str, typer.Argument(help="Entry id, <source>/<source key>, or a source key such as kagome-s11-00003.")
+    ],
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many neighbours.")] = 10,
     method: Annotated[str | None, typer.Option(help="Use the query's band structure of this method.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the query's bands and its neighbours' to this PNG.")] = None,
@@ -223,25 +206,19 @@ def similar_bands(
     """Entries whose band structures are nearest to this entry's, by fingerprint distance (L2)."""
     if output not in {"table", "json"}:
         fail(f"unknown format {output!r}: use table or json")
-    from atlas2d.embeddings.bands.search import (
-        BandSearchError,
-        query_band_structure,
-        resolve_entry,
-        similar_by_bands,
-    )
+    from atlas2d.embeddings.bands.search import query_band_structure, similar_by_bands
+    from atlas2d.embeddings.search import resolve
 
-    try:
-        with _session() as session:
-            entry_id = resolve_entry(session, identifier)
-            neighbours = similar_by_bands(session, entry_id, k, method)
+    with open_store(settings_of(ctx)) as session:
+        try:
+            entry_id = resolve(session, identifier)
+            neighbours = similar_by_bands(session, entry_id, k, method=method)
             if plot is not None:
                 _plot_neighbours(session, query_band_structure(session, entry_id, method), neighbours, plot)
-    except BandSearchError as exc:
-        fail(str(exc))
-    except DBAPIError as exc:
-        fail(f"{str(exc.orig or exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+        except LookupError as exc:
+            fail(str(exc))
     if output == "json":
-        print(json.dumps([n.__dict__ for n in neighbours], indent=1, ensure_ascii=False))
+        print(json.dumps([asdict(n) for n in neighbours], indent=1, ensure_ascii=False))
     else:
         print_table(
             ["entry", "source", "key", "formula", "method", "family", "distance"],
@@ -255,25 +232,12 @@ def similar_bands(
         console.print(f"wrote {plot}")
 
 
-def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, BandNeighbour list
-    from sqlalchemy import select
-
+def _plot_neighbours(session: Session, query, neighbours, out: Path) -> None:  # noqa: ANN001 - ORM row, Neighbour list
     from atlas2d.embeddings.bands.plots import BandPanel, plot_band_panels
-    from atlas2d.ingest.band_records import segments_from_json
-    from atlas2d.schema.models import BandStructure, Entry
+    from atlas2d.ingest.band_store import read_band_structures
 
     ids = [query.id] + [n.band_structure_id for n in neighbours]
-    rows = {
-        r.id: r
-        for r in session.execute(
-            select(BandStructure.id, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level, Entry.source_key)
-            .join(Entry, Entry.id == BandStructure.entry_id)
-            .where(BandStructure.id.in_(ids))
-        )
-    }
+    rows = {b.id: b for b in read_band_structures(session, ids)}
     titles = [f"query: {rows[query.id].source_key}"] + [f"{n.source_key}  d={n.distance:.3g}" for n in neighbours]
-    panels = [
-        BandPanel(title, segments_from_json(rows[i].kpath, rows[i].energies), rows[i].fermi_level or 0.0)
-        for i, title in zip(ids, titles, strict=True)
-    ]
+    panels = [BandPanel(title, rows[i].segments(), rows[i].fermi_level) for i, title in zip(ids, titles, strict=True)]
     plot_band_panels(panels, out)

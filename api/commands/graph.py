@@ -17,6 +17,8 @@ import typer
 from rdflib import Graph
 
 from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.api.store_access import open_store, settings_of
+from atlas2d.schema.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -30,28 +32,21 @@ app = typer.Typer(
 RDF_FORMATS = {"turtle": "turtle", "json-ld": "json-ld", "nt": "nt"}
 
 
-def _store_graph(show_progress: bool = True) -> Graph:
+def _store_graph(settings: Settings, show_progress: bool = True) -> Graph:
     """The graph of the store; no progress bar when stdout carries data (csv, json, RDF)."""
     from contextlib import nullcontext
 
-    from sqlalchemy.exc import DBAPIError
-
     from atlas2d.ontology.graph import new_graph, store_triples
-    from atlas2d.schema.database import DatabaseError, make_engine
 
     graph = new_graph()
-    try:
-        engine = make_engine(readonly=True)
-        with engine.connect() as conn, (progress() if show_progress else nullcontext()) as bar:
-            task = bar.add_task("reading the store into the graph (triples)", total=None) if bar else None
-            for n, triple in enumerate(store_triples(conn), start=1):
-                graph.add(triple)
-                if bar and n % 10000 == 0:
-                    bar.update(task, completed=n)
-            if bar:
-                bar.update(task, completed=len(graph), total=len(graph))
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"cannot read the store: {str(exc).strip().splitlines()[0]} (did you run 'atlas2d init'?)")
+    with open_store(settings, readonly=True) as session, (progress() if show_progress else nullcontext()) as bar:
+        task = bar.add_task("reading the store into the graph (triples)", total=None) if bar else None
+        for n, triple in enumerate(store_triples(session.connection()), start=1):
+            graph.add(triple)
+            if bar and n % 10000 == 0:
+                bar.update(task, completed=n)
+        if bar:
+            bar.update(task, completed=len(graph), total=len(graph))
     return graph
 
 
@@ -63,6 +58,7 @@ def _check_format(fmt: str) -> str:
 
 @app.command()
 def build(
+    ctx: typer.Context,
     out: Annotated[Path | None, typer.Option(help="Also write the graph to this file.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="File format of --out: turtle, json-ld or nt.")] = "turtle",
     validate: Annotated[bool, typer.Option(help="Check the graph against ontology/shapes.ttl (SHACL).")] = True,
@@ -77,7 +73,7 @@ def build(
     from atlas2d.ontology.vocabulary import A2D
 
     rdf_format = _check_format(fmt)
-    graph = _store_graph()
+    graph = _store_graph(settings_of(ctx))
     classes = Counter(str(o).removeprefix(str(A2D)) for o in graph.objects(None, RDF.type) if str(o).startswith(str(A2D)))
     print_table(["class", "nodes"], sorted(classes.items()), title=f"Graph: {len(graph)} triples")
     if out is not None:
@@ -95,8 +91,13 @@ def build(
 
 @app.command()
 def sparql(
-    query: Annotated[str, typer.Argument(help="A SELECT or ASK query; prefixes a2d:, id:, unit:, qudt:, opt:, rdf:, rdfs:, xsd: are predeclared.")],
-    graph_file: Annotated[Path | None, typer.Option("--graph", help="Query a graph file from 'graph build --out' instead of the store.")] = None,
+    ctx: typer.Context,
+    query: Annotated[
+        str, typer.Argument(help="A SELECT or ASK query; prefixes a2d:, id:, unit:, qudt:, opt:, rdf:, rdfs:, xsd: are predeclared.")
+    ],
+    graph_file: Annotated[
+        Path | None, typer.Option("--graph", help="Query a graph file from 'graph build --out' instead of the store.")
+    ] = None,
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
 ) -> None:
@@ -113,7 +114,7 @@ def sparql(
             fail(f"no such graph file: {graph_file}")
         graph = Graph().parse(graph_file)
     else:
-        graph = _store_graph(show_progress=output == "table")
+        graph = _store_graph(settings_of(ctx), show_progress=output == "table")
     try:
         result = run_sparql(graph, query)
     except SparqlError as exc:
@@ -131,12 +132,13 @@ def sparql(
 
 @app.command()
 def export(
+    ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", help="turtle, json-ld or nt.")] = "turtle",
     out: Annotated[Path | None, typer.Option(help="Write here instead of to standard output.")] = None,
 ) -> None:
     """Export the graph of the whole store as Turtle, JSON-LD or N-Triples."""
     rdf_format = _check_format(fmt)
-    graph = _store_graph(show_progress=out is not None)
+    graph = _store_graph(settings_of(ctx), show_progress=out is not None)
     if out is None:
         sys.stdout.write(graph.serialize(format=rdf_format))
     else:
@@ -146,12 +148,15 @@ def export(
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     neo4j: Annotated[str, typer.Option("--neo4j", help="Bolt URL of the server, e.g. bolt://localhost:7687.")],
     user: Annotated[str | None, typer.Option(envvar="NEO4J_USER", help="User name (none for servers without auth).")] = None,
     password: Annotated[str | None, typer.Option(envvar="NEO4J_PASSWORD", help="Password.")] = None,
     database: Annotated[str | None, typer.Option(help="Database on the server; default: the server's default.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Most rows per UNWIND batch.")] = 1000,
-    batch_bytes: Annotated[int, typer.Option(min=512, help="Most bytes per batch message; FalkorDB needs < 4096, Neo4j takes far more.")] = 3500,
+    batch_bytes: Annotated[
+        int, typer.Option(min=512, help="Most bytes per batch message; FalkorDB needs < 4096, Neo4j takes far more.")
+    ] = 3500,
 ) -> None:
     """Write the graph into a Neo4j-protocol server (Neo4j 5, FalkorDB) and keep it in sync.
 
@@ -163,7 +168,7 @@ def sync(
 
     from atlas2d.ontology.neo4j_sync import sync as sync_graph
 
-    graph = _store_graph()
+    graph = _store_graph(settings_of(ctx))
     auth = (user, password or "") if user else None
     try:
         with GraphDatabase.driver(neo4j, auth=auth) as driver, progress() as bar:

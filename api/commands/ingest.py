@@ -6,70 +6,87 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 
 from atlas2d.api.console import console, fail, print_table, progress
+from atlas2d.api.store_access import open_store, settings_of
+from atlas2d.ingest.band_records import BandDataError
+from atlas2d.ingest.bandfiles.index import index_files, ingest_index
 from atlas2d.ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
-from atlas2d.ingest.sources import ADAPTERS
-from atlas2d.schema.database import DatabaseError, make_engine
+from atlas2d.ingest.sources.registry import SourceError, registry
 
-SOURCES_HELP = "; ".join(f"{name}: {adapter.formats}" for name, adapter in ADAPTERS.items())
+BANDS = "bands"
+"""The ``source`` argument that reads band-structure index CSVs instead of a source's files."""
+
+
+def sources_help() -> str:
+    """The registered sources and what each reads; registered ones that cannot load, with why."""
+    sources = registry()
+    lines = [f"{name}: {adapter.formats}" for name, adapter in sources.adapters.items()]
+    lines += [f"{name}: unusable ({why})" for name, why in sources.broken.items()]
+    return "; ".join(lines)
 
 
 def ingest(
+    ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(help=f"Which adapter reads the files. {SOURCES_HELP}; bands: an index CSV of band-structure files.")
+        str,
+        typer.Argument(
+            help=f"Which adapter reads the files. {sources_help()}; {BANDS}: index CSVs of band-structure files (a folder: its index.csv)."
+        ),
     ],
     paths: Annotated[list[Path], typer.Argument(help="Files to read (a folder means every file in it).")],
     batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = BATCH_SIZE,
 ) -> None:
     """Ingest source files: harmonize every record, quarantine bad ones with a reason.
 
+    Sources are the adapters registered in the atlas2d.sources entry-point group (atlas2d's
+    own and any installed package's); 'tight-binding-generated' takes a model spec and
+    stores generated band structures; 'bands' takes index CSVs naming band-structure files
+    (VASP vasprun.xml or EIGENVAL, ASE band JSON) and the entries they belong to.
+
     Safe to repeat: unchanged records are skipped, changed ones update their entry and keep
     the previous raw record as a revision. Each batch is one transaction, so an interrupted
     run leaves a consistent store and running the command again completes it.
     """
-    if source == "bands":
-        ingest_bands(paths)
+    if source == BANDS:
+        ingest_bands(ctx, paths)
         return
-    if source not in ADAPTERS:
-        fail(f"unknown source {source!r}: choose one of {', '.join(ADAPTERS)}")
-    files = expand(paths)
     try:
-        summary = run_ingest(source, files, batch_size)
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"{str(exc).splitlines()[0]} (did you run 'atlas2d init'?)")
+        registry().adapter(source)
+    except SourceError as exc:
+        fail(str(exc))
+    files = expand(paths)
+    with open_store(settings_of(ctx)) as session:
+        summary = run_ingest(session.get_bind(), source, files, batch_size)
     print_summaries([summary])
 
 
-def ingest_bands(paths: list[Path]) -> None:
+def ingest_bands(ctx: typer.Context, paths: list[Path]) -> None:
     """``atlas2d ingest bands INDEX.csv…``: band-structure files attached to their entries by an index CSV."""
-    from atlas2d.ingest.band_records import BandDataError
-    from atlas2d.ingest.bandfiles.index import index_files, ingest_index
-
-    engine = make_engine()
     try:
-        for index in index_files(paths):
+        indexes = index_files(paths)
+    except BandDataError as exc:
+        fail(str(exc))
+    with open_store(settings_of(ctx)) as session:
+        for index in indexes:
             with progress() as bar:
                 task = bar.add_task(f"bands {index.name}", total=None)
-                summary = ingest_index(engine, index, on_row=lambda: bar.advance(task))
-            counts = summary.counts
+                try:
+                    summary = ingest_index(session.get_bind(), index, on_row=lambda: bar.advance(task))
+                except (BandDataError, OSError) as exc:
+                    fail(str(exc))
+            bands = summary.bands
             print_table(
                 ["index", "formats", "rows", "attached", "updated", "already present", "quarantined"],
                 [
                     (index.name, ", ".join(summary.formats), summary.rows)
-                    + (counts.inserted, counts.updated, counts.unchanged, counts.quarantined)
+                    + (bands.inserted, bands.updated, bands.unchanged, summary.quarantined)
                 ],
                 title="Band-structure ingest",
             )
             if summary.reasons:
                 print_table(["quarantine reason", "rows"], sorted(summary.reasons.items(), key=lambda r: -r[1]))
-    except (BandDataError, OSError) as exc:
-        fail(str(exc))
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"{str(exc).splitlines()[0]} (did you run 'atlas2d init'?)")
-    finally:
-        engine.dispose()
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -87,14 +104,12 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def run_ingest(source: str, files: list[Path], batch_size: int = BATCH_SIZE) -> IngestSummary:
-    """Ingest ``files`` with a progress bar counting records."""
-    engine = make_engine()
+def run_ingest(engine: Engine, source: str, files: list[Path], batch_size: int = BATCH_SIZE) -> IngestSummary:
+    """Ingest ``files`` into the store of ``engine`` with a progress bar counting records."""
     with progress() as bar:
         task = bar.add_task(f"ingest {source}", total=None)
         summary = ingest_files(engine, source, files, batch_size, on_batch=lambda n: bar.advance(task, n))
         bar.update(task, total=summary.read, completed=summary.read)
-    engine.dispose()
     return summary
 
 
@@ -108,8 +123,12 @@ def print_summaries(summaries: list[IngestSummary]) -> None:
         ],
         title="Ingest summary",
     )
+    for s in summaries:
+        if s.bands.inserted or s.bands.updated or s.bands.unchanged:
+            console.print(f"{s.source} band structures: {s.bands.inserted} new, {s.bands.updated} changed, {s.bands.unchanged} unchanged")
     reasons = [(s.source, reason, n) for s in summaries for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]
     if reasons:
-        print_table(["source", "quarantine reason", "records"], reasons[:20], title="Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')")
+        title = "Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')"
+        print_table(["source", "quarantine reason", "records"], reasons[:20], title=title)
     else:
         console.print("nothing quarantined")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from atlas2d.api.console import console, fail
+from atlas2d.api.console import console
+from atlas2d.api.store_access import open_store, settings_of
 
 
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")] = 5000,
     base_url: Annotated[
@@ -17,27 +20,32 @@ def serve(
         typer.Option(help="Public base URL for the 'next' links, when served behind a proxy. Default: from each request."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "warning",
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="OPTIMADE_LOG_DIR",
+            help="Folder for the OPTIMADE server's log files. Default: atlas2d-optimade-logs in the temporary folder.",
+            show_envvar=True,
+        ),
+    ] = None,
 ) -> None:
     """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links).
 
-    The server reads through the read-only role atlas2d_reader, so no request can change the store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields described at /v1/info/structures.
+    The server reads through the read-only role atlas2d_reader, so no request can change the
+    store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields
+    described at /v1/info/structures.
 
     Check it with: optimade-validator http://HOST:PORT
     """
     import uvicorn
-    from sqlalchemy.exc import DBAPIError
 
-    from atlas2d.api.optimade.app import create_app, reader_engine
-    from atlas2d.schema.database import DatabaseError, database_url
+    from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, create_app
+    from atlas2d.schema.database import database_url
+    from atlas2d.schema.status import check_readable
 
-    try:
-        url = database_url()
-        with reader_engine(url).connect() as connection:
-            connection.exec_driver_sql("SELECT count(*) FROM structure").scalar_one()
-    except DatabaseError as exc:
-        fail(str(exc))
-    except DBAPIError as exc:
-        fail(f"cannot read the store as atlas2d_reader (run 'atlas2d init' first?): {str(exc.orig).splitlines()[0]}")
-    app = create_app(url, base_url=base_url)
+    settings = settings_of(ctx)
+    with open_store(settings, readonly=True) as session:
+        check_readable(session.connection())
+        app = create_app(database_url(settings), base_url, readonly_url=settings.readonly_url, log_dir=log_dir or DEFAULT_LOG_DIR)
     console.print(f"OPTIMADE API of atlas2d on http://{host}:{port}/v1/info (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -8,103 +8,70 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from atlas2d.api.console import console, fail, print_table
-from atlas2d.schema.database import DatabaseError, make_engine
+from atlas2d.api.console import console, errors, fail, print_table
+from atlas2d.api.store_access import open_store, settings_of, store_errors
 from atlas2d.schema.migrate import upgrade
-from atlas2d.schema.models import (
-    BandStructure,
-    ClusterOverride,
-    Entry,
-    Material,
-    MergeEvidence,
-    PropertyValue,
-    Quarantine,
-    Source,
-    Structure,
-)
-
-COUNTED_TABLES = (Source, Material, Entry, Structure, PropertyValue, BandStructure, MergeEvidence, ClusterOverride, Quarantine)
+from atlas2d.schema.readonly import DEFAULT_TIMEOUT_S, QueryRefused, run_readonly, sql_url
+from atlas2d.schema.status import store_status
 
 
-def init() -> None:
+def init(ctx: typer.Context) -> None:
     """Create the database schema, or migrate it to the newest version (safe to repeat)."""
-    try:
-        engine = make_engine()
+    with open_store(settings_of(ctx)) as session:
+        engine = session.get_bind()
         before, after = upgrade(engine)
-    except (DatabaseError, OperationalError) as exc:
-        fail(_first_line(exc))
+    where = engine.url.render_as_string(hide_password=True)
     if before == after:
-        console.print(f"database is up to date (schema {after}) at {_where(engine)}")
+        console.print(f"database is up to date (schema {after}) at {where}")
     else:
-        console.print(f"database migrated {before or 'empty'} -> {after} at {_where(engine)}")
+        console.print(f"database migrated {before or 'empty'} -> {after} at {where}")
 
 
-def status() -> None:
+def status(ctx: typer.Context) -> None:
     """Show row counts per table, and entries and quarantined records per source."""
-    try:
-        engine = make_engine()
-        with engine.connect() as conn:
-            counts = [(m.__tablename__, conn.execute(select(func.count()).select_from(m)).scalar_one()) for m in COUNTED_TABLES]
-            per_source = conn.execute(
-                select(Source.name, Source.version, func.count(Entry.id))
-                .outerjoin(Entry, Entry.source_id == Source.id)
-                .group_by(Source.name, Source.version)
-                .order_by(Source.name)
-            ).all()
-            quarantined = dict(
-                conn.execute(select(Quarantine.source_name, func.count()).group_by(Quarantine.source_name)).all()
-            )
-    except (DatabaseError, DBAPIError) as exc:
-        fail(f"{_first_line(exc)} (did you run 'atlas2d init'?)")
-    console.print(f"store: {_where(engine)}")
-    print_table(["table", "rows"], counts, title="Tables")
-    names = sorted({name for name, _, _ in per_source} | set(quarantined))
-    versions = {name: (version, n) for name, version, n in per_source}
-    rows = [(name, versions.get(name, (None, 0))[0], versions.get(name, (None, 0))[1], quarantined.get(name, 0)) for name in names]
-    print_table(["source", "version", "entries", "quarantined"], rows, title="Sources")
+    with open_store(settings_of(ctx)) as session:
+        where = session.get_bind().url.render_as_string(hide_password=True)
+        found = store_status(session.connection())
+    console.print(f"store: {where}")
+    print_table(["table", "rows"], found.tables, title="Tables")
+    print_table(
+        ["source", "version", "entries", "quarantined"],
+        [(s.name, s.version, s.entries, s.quarantined) for s in found.sources],
+        title="Sources",
+    )
 
 
 def sql(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="One SQL statement, e.g. \"SELECT * FROM materials_flat LIMIT 5\".")],
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
+    limit: Annotated[int, typer.Option(min=0, help="Print at most this many rows (only these are fetched).")] = 1000,
+    timeout: Annotated[
+        float, typer.Option(help="Cancel the statement after this many seconds (0: no limit).")
+    ] = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Run read-only SQL against the store (as the atlas2d_reader role; writes are refused).
+    """Run read-only SQL against the store (as the atlas2d_sql role; writes are refused).
 
     Views made for SQL users: materials_flat (one row per material, gaps per method) and
     entries_flat (one row per source record).
     """
     if output not in {"table", "csv", "json"}:
         fail(f"unknown format {output!r}: use table, csv or json")
+    settings = settings_of(ctx)
+    with store_errors(settings):
+        url = sql_url(settings)
     try:
-        engine = make_engine(readonly=True)
-        with engine.connect() as conn:
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-            result = conn.execute(text(query))
-            if not result.returns_rows:
-                fail("the statement returned no rows")
-            columns = list(result.keys())
-            rows = [tuple(r) for r in result.fetchmany(limit)]
-    except DatabaseError as exc:
+        result = run_readonly(query, url=url, limit=limit, timeout_s=timeout)
+    except QueryRefused as exc:
         fail(str(exc))
-    except DBAPIError as exc:
-        fail(f"query refused: {_first_line(exc.orig or exc)}")
     if output == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
     elif output == "json":
-        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+        print(json.dumps([dict(zip(result.columns, r, strict=True)) for r in result.rows], default=str, indent=1))
     else:
-        print_table(columns, rows)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _where(engine) -> str:  # noqa: ANN001 - an Engine
-    return engine.url.render_as_string(hide_password=True)
+        print_table(result.columns, result.rows)
+    if result.more:
+        errors.print(f"(the first {limit} rows; the statement returns more: raise --limit)", highlight=False)

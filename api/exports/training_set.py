@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from atlas2d.api.exports.croissant import croissant_metadata
 from atlas2d.api.exports.jsonld import (
@@ -31,6 +31,7 @@ from atlas2d.schema.models import Entry, Material, PropertyValue, Source, Struct
 
 STRUCTURE_COLUMNS = [getattr(Structure, key) for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS)]
 PROPERTY_COLUMNS = ("id", "name", "value", "value_text", "unit", "method", "source_field", "reference")
+SOURCE_COLUMNS = ("name", "title", "version", "license", "url", "citation")
 
 
 @dataclass
@@ -73,6 +74,23 @@ def entries_by_material() -> Select:
         .outerjoin(Structure, Structure.entry_id == Entry.id)
         .order_by(Entry.material_id, Entry.id)
     )
+
+
+def filtered_materials(filter_text: str) -> Select[tuple[int]]:
+    """The ids of the materials with an entry whose OPTIMADE structure matches ``filter_text``.
+
+    Raises ``atlas2d.api.optimade.filter.FilterError`` for a filter that does not parse.
+    """
+    from atlas2d.api.optimade.fields import STRUCTURES
+    from atlas2d.api.optimade.filter import filter_clause
+
+    return select(STRUCTURES.c.material_id).where(filter_clause(filter_text)).distinct()
+
+
+def count_materials(conn: Connection, materials: Select[tuple[int]] | None = None) -> int:
+    """How many materials an export of ``materials`` (default: every material with an entry) writes."""
+    selected = materials if materials is not None else select(Entry.material_id).where(Entry.material_id.is_not(None)).distinct()
+    return conn.execute(select(func.count()).select_from(selected.subquery())).scalar_one()
 
 
 def export_training_set(
@@ -120,14 +138,14 @@ def export_training_set(
     conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
     result = conn.execute(query, execution_options={"stream_results": True, "yield_per": batch})
     for rows in result.partitions():
-        properties = _properties(conn, [row.id for row in rows])
+        properties = properties_by_entry(conn, [row.id for row in rows])
         for row in rows:
             sources_used.add(row.source)
             if row.material_id != current and entries:
                 flush(current, entries)  # type: ignore[arg-type]
                 entries = []
             current = row.material_id
-            entries.append(_entry(row, properties.get(row.id, [])))
+            entries.append(entry_from_row(row, properties.get(row.id, [])))
     if entries:
         flush(current, entries)  # type: ignore[arg-type]
     summary.unassigned_entries = _count_unassigned(conn)
@@ -136,7 +154,8 @@ def export_training_set(
     splits_sha = splits_file.close()
     (out / "context.jsonld").write_text(json.dumps({"@context": CONTEXT}, indent=1, ensure_ascii=False), encoding="utf-8")
     sources = _sources(conn, sources_used)
-    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, filter_text if materials is not None else None, summary), encoding="utf-8")
+    selection = filter_text if materials is not None else None
+    (out / "PROVENANCE.md").write_text(_provenance(sources, fractions, seed, selection, summary), encoding="utf-8")
     metadata = croissant_metadata(
         split_files,
         ("splits.csv", splits_sha),
@@ -153,7 +172,8 @@ def export_training_set(
     return summary
 
 
-def _entry(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
+def entry_from_row(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
+    """One entry of an ``entries_by_material`` row, with its property values, as ``material_document`` takes it."""
     structure = None
     if row.has_structure is not None:
         structure = {column.key: getattr(row, column.key) for column in STRUCTURE_COLUMNS}
@@ -168,7 +188,8 @@ def _entry(row: Any, properties: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _properties(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def properties_by_entry(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The property values of ``entry_ids``, per entry id, in insertion order."""
     found: dict[int, list[dict[str, Any]]] = {}
     columns = [getattr(PropertyValue, c) for c in PROPERTY_COLUMNS]
     rows = conn.execute(
@@ -180,15 +201,13 @@ def _properties(conn: Connection, entry_ids: list[int]) -> dict[int, list[dict[s
 
 
 def _count_unassigned(conn: Connection) -> int:
-    from sqlalchemy import func
-
     return conn.execute(select(func.count()).select_from(Entry).where(Entry.material_id.is_(None))).scalar_one()
 
 
 def _sources(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
-    columns = (Source.name, Source.title, Source.version, Source.license, Source.url, Source.citation)
-    rows = conn.execute(select(*columns).where(Source.name.in_(names)).order_by(Source.name))
-    return [dict(row._mapping) for row in rows]
+    columns = [getattr(Source, c) for c in SOURCE_COLUMNS]
+    rows = conn.execute(select(*columns).where(Source.name.in_(names)).order_by(Source.name)).mappings()
+    return [dict(row) for row in rows]
 
 
 def _provenance(
@@ -208,7 +227,7 @@ def _provenance(
         "| source | title | version | licence | url | citation |",
         "| --- | --- | --- | --- | --- | --- |",
         *(
-            "| " + " | ".join(str(s[k] or "") .replace("|", "\\|") for k in ("name", "title", "version", "license", "url", "citation")) + " |"
+            "| " + " | ".join(str(s[k] or "").replace("|", "\\|") for k in SOURCE_COLUMNS) + " |"
             for s in sources
         ),
         "",

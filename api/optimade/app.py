@@ -3,13 +3,13 @@
 It is the ``optimade`` reference server's application (its routers, pydantic response models,
 middleware and JSON:API error handlers, so the behaviour the validator checks is the
 reference behaviour) with the MongoDB collections replaced by ``PostgresCollection``s that
-read the store through the read-only ``atlas2d_reader`` role, and the entry routes'
-responses encoded in one pass (``atlas2d.api.optimade.routes``).
+read the store through the read-only ``atlas2d_reader`` role, the entry routes'
+responses encoded in one pass (``atlas2d.api.optimade.routes``), and hostile requests
+answered with 4xx, never a 500 or a dropped connection (``atlas2d.api.optimade.guard``).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,11 @@ PREPARE_THRESHOLD = 1
 PAGE_LIMIT = 20
 PAGE_LIMIT_MAX = 500
 
+DEFAULT_LOG_DIR = Path(tempfile.gettempdir()) / "atlas2d-optimade-logs"
+"""Where the reference server's logger writes unless ``atlas2d serve --log-dir`` says otherwise."""
 
-def server_config(base_url: str | None = None):  # noqa: ANN201 - optimade's ServerConfig, imported lazily
+
+def server_config(base_url: str | None = None, log_dir: Path = DEFAULT_LOG_DIR):  # noqa: ANN201 - optimade's ServerConfig
     """The ``ServerConfig`` that describes atlas2d: provider, implementation, provider fields."""
     from optimade.models import Implementation, Provider
     from optimade.server.config import ServerConfig
@@ -46,7 +49,7 @@ def server_config(base_url: str | None = None):  # noqa: ANN201 - optimade's Ser
         base_url=base_url,
         page_limit=PAGE_LIMIT,
         page_limit_max=PAGE_LIMIT_MAX,
-        log_dir=Path(os.environ.get("OPTIMADE_LOG_DIR", Path(tempfile.gettempdir()) / "atlas2d-optimade-logs")),
+        log_dir=log_dir,
         provider=Provider(
             prefix=PROVIDER_PREFIX,
             name="atlas2d",
@@ -59,18 +62,15 @@ def server_config(base_url: str | None = None):  # noqa: ANN201 - optimade's Ser
             source_url="https://github.com/atlas2d/atlas2d",
             maintainer={"email": "atlas2d@users.noreply.github.com"},
         ),
-        provider_fields={
-            "structures": [
-                {"name": f.name, "type": f.type, "description": f.description, "sortable": True}
-                | ({"unit": f.unit} if f.unit else {})
-                for f in PROVIDER_FIELDS
-            ]
-        },
+        provider_fields={"structures": [field.info() for field in PROVIDER_FIELDS]},
     )
 
 
-def reader_engine(database_url: str, *, binary_results: bool = False) -> Engine:
+def reader_engine(database_url: str, *, readonly_url: str | None = None, binary_results: bool = False) -> Engine:
     """An engine that connects as the read-only role, with a statement timeout per session.
+
+    It connects with ``readonly_url`` when given (``ATLAS2D_READONLY_URL``), else with
+    ``database_url`` as the ``atlas2d_reader`` role.
 
     Its connections prepare a statement on its second run (psycopg's default is the sixth):
     the API sends few shapes of statement, so most requests skip PostgreSQL's parsing of
@@ -78,10 +78,10 @@ def reader_engine(database_url: str, *, binary_results: bool = False) -> Engine:
     column types all have binary loaders (``atlas2d.schema.fetch``): a page of 20 structures of the
     benchmark's set reads in 0.8 ms instead of 3.3 ms.
     """
-    from atlas2d.schema.database import readonly_url, sqlalchemy_url
+    from atlas2d.schema.database import reader_url, sqlalchemy_url
     from atlas2d.schema.fetch import BinaryCursor
 
-    engine = create_engine(sqlalchemy_url(readonly_url(database_url)), pool_pre_ping=True, pool_size=4)
+    engine = create_engine(sqlalchemy_url(readonly_url or reader_url(database_url)), pool_pre_ping=True, pool_size=4)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: psycopg.Connection, _record: Any) -> None:
@@ -95,25 +95,29 @@ def reader_engine(database_url: str, *, binary_results: bool = False) -> Engine:
     return engine
 
 
-def create_app(database_url: str, base_url: str | None = None) -> FastAPI:
-    """The OPTIMADE API over the store at ``database_url`` (connects as ``atlas2d_reader``)."""
+def create_app(
+    database_url: str, base_url: str | None = None, *, readonly_url: str | None = None, log_dir: Path = DEFAULT_LOG_DIR
+) -> FastAPI:
+    """The OPTIMADE API over the store at ``database_url`` (connects as ``atlas2d_reader``, or with ``readonly_url``)."""
     from optimade.models import LinksResource, ReferenceResource, StructureResource
     from optimade.server.create_app import create_app as create_reference_app
     from optimade.server.mappers import LinksMapper, ReferenceMapper, StructureMapper
 
     from atlas2d.api.optimade import similar
     from atlas2d.api.optimade.collection import PostgresCollection
+    from atlas2d.api.optimade.guard import harden
     from atlas2d.api.optimade.routes import serve_entries_first
 
-    config = server_config(base_url)
+    config = server_config(base_url, log_dir)
     app = create_reference_app(config, logger_tag="atlas2d")
+    harden(app)
     app.title = "atlas2d OPTIMADE API"
-    engine = reader_engine(database_url, binary_results=True)
+    engine = reader_engine(database_url, readonly_url=readonly_url, binary_results=True)
     app.state.entry_collections = {
         "structures": PostgresCollection(STRUCTURE_RESOURCE, StructureResource, StructureMapper(config), config, engine),
         "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),
         "links": PostgresCollection(LINK_RESOURCE, LinksResource, LinksMapper(config), config, engine),
     }
     serve_entries_first(app)
-    app.include_router(similar.router(reader_engine(database_url)))
+    app.include_router(similar.router(reader_engine(database_url, readonly_url=readonly_url)))
     return app

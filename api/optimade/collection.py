@@ -27,6 +27,9 @@ from sqlalchemy.exc import OperationalError
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
 
+MAX_SKIP = 2**62
+"""Entries a page may skip: larger offsets give the same (empty) page and would overflow ``bigint``."""
+
 
 class PostgresCollection(EntryCollection):
     """One OPTIMADE entry type (structures, references, links) served from the store."""
@@ -72,6 +75,8 @@ class PostgresCollection(EntryCollection):
         unfiltered = copy.copy(params)
         unfiltered.filter = ""  # type: ignore[union-attr]
         criteria = super().handle_query_params(unfiltered)
+        # page_number * page_limit can pass PostgreSQL's bigint; no store has that many rows to skip.
+        criteria["skip"] = min(criteria.get("skip", 0) or 0, MAX_SKIP)
         criteria["filter"] = self._filter(text)
         criteria["columns"] = self._columns(criteria["fields"])
         return criteria
@@ -115,7 +120,7 @@ class PostgresCollection(EntryCollection):
             select(func.count()).select_from(selectable).scalar_subquery(),
         )
         page, counted = self._rows(statement, counting)
-        rows = [self._document(dict(row._mapping)) for row in page]
+        rows = [self._document(dict(zip(criteria["columns"], row, strict=True))) for row in page]
         data_returned, available = counted[0]
         self._available.set(available)
         return rows, data_returned, skip + len(rows) < data_returned and not single_entry

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from atlas2d.embeddings.structure.dedup import DEFAULT_TOLERANCE
+from atlas2d.embeddings.structure.candidates import DEFAULT_TOLERANCE
 from atlas2d.embeddings.structure.invariants import (
     PDD,
     Motif,
     invariants_of_motifs,
     pdd_distance,
 )
-from atlas2d.ingest.harmonize import HarmonizationError
+from atlas2d.ingest.records import HarmonizationError
 from atlas2d.ingest.sources.optimade_json import layer_of
 
 DENSITY_TOLERANCE = 0.03
@@ -95,14 +95,15 @@ def search(filter_text: str, providers: list[str], max_results: int = 1000, time
         answer = by_url.get(url) or by_url.get(url.rstrip("/")) or {}
         if answer.get("errors"):
             errors[url] = [str(e) for e in answer["errors"]]
-        hits += [_hit(url, entry) for entry in answer.get("data", [])]
+        hits += [hit_from_resource(url, entry) for entry in answer.get("data", [])]
     for url in providers:
         if url not in by_url and url.rstrip("/") not in by_url:
             errors.setdefault(url, ["no answer"])
     return hits, errors
 
 
-def _hit(provider: str, entry: dict[str, Any]) -> Hit:
+def hit_from_resource(provider: str, entry: dict[str, Any]) -> Hit:
+    """A provider's structure resource (JSON:API ``data`` item) as a ``Hit`` with its merge keys."""
     attributes = entry.get("attributes") or {}
     periodic = attributes.get("dimension_types")
     return Hit(

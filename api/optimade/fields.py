@@ -97,6 +97,77 @@ def _method_matches(method: str) -> ColumnElement[bool]:
     return PropertyValue.method == method
 
 
+@dataclass(frozen=True, eq=False)
+class ProviderField:
+    """An ``_atlas2d_`` property, declared once: the structures selectable takes its column from
+    ``sql`` and ``/info/structures`` describes it from the rest."""
+
+    name: str
+    """Without the ``_atlas2d_`` prefix; also the column name in ``STRUCTURES``."""
+    sql: ColumnElement
+    type: str
+    """OPTIMADE type: ``string``, ``integer`` or ``float``."""
+    description: str
+    unit: str | None = None
+
+    @property
+    def kind(self) -> Kind:
+        """How the field filters."""
+        return Kind.STRING if self.type == "string" else Kind.NUMBER
+
+    def info(self) -> dict[str, object]:
+        """The field's entry in ``/info/structures`` (the reference server's ``provider_fields``)."""
+        return {"name": self.name, "type": self.type, "description": self.description, "sortable": True} | (
+            {"unit": self.unit} if self.unit else {}
+        )
+
+
+PROVIDER_FIELDS: tuple[ProviderField, ...] = (
+    ProviderField("source", Source.name, "string", "Name of the source database the entry comes from (c2db, 2dmatpedia, mc2d, …)."),
+    ProviderField("source_id", Entry.source_key, "string", "The entry's identifier in its source database."),
+    ProviderField(
+        "material_id", Entry.material_id, "integer", "atlas2d's canonical material (deduplication cluster) the entry belongs to."
+    ),
+    ProviderField(
+        "band_gap",
+        _value("band_gap", BAND_GAP_PREFERENCE),
+        "float",
+        "Band gap; the method is in _atlas2d_band_gap_method (preference: experiment, G0W0, HSE06, PBE).",
+        "eV",
+    ),
+    ProviderField(
+        "band_gap_method",
+        _value("band_gap", BAND_GAP_PREFERENCE, method_column=True),
+        "string",
+        "Method of _atlas2d_band_gap: expt[:technique], G0W0, HSE06 or PBE.",
+    ),
+    ProviderField("band_gap_pbe", _value("band_gap", ("PBE",)), "float", "Band gap computed with PBE.", "eV"),
+    ProviderField("band_gap_hse06", _value("band_gap", ("HSE06",)), "float", "Band gap computed with HSE06.", "eV"),
+    ProviderField("band_gap_g0w0", _value("band_gap", ("G0W0",)), "float", "Band gap computed with G0W0.", "eV"),
+    ProviderField("band_gap_expt", _value("band_gap", ("expt",)), "float", "Measured band gap.", "eV"),
+    ProviderField(
+        "formation_energy",
+        _value("formation_energy", ("PBE",)),
+        "float",
+        "Formation energy per atom (PBE when available; method in _atlas2d_formation_energy_method).",
+        "eV/atom",
+    ),
+    ProviderField(
+        "formation_energy_method",
+        _value("formation_energy", ("PBE",), method_column=True),
+        "string",
+        "Method of _atlas2d_formation_energy.",
+    ),
+    ProviderField(
+        "thickness", Structure.thickness, "float", "Layer thickness: extent of the atoms along the non-periodic z axis.", "Å"
+    ),
+    ProviderField(
+        "vacuum", Structure.vacuum, "float", "Vacuum in the cell: out-of-plane lattice length minus the layer thickness.", "Å"
+    ),
+)
+"""The ``_atlas2d_`` fields in the order of their columns and of ``/info/structures``."""
+
+
 def _frozen(query: Select, name: str) -> Subquery:
     """``query`` compiled once to PostgreSQL text (constants inline), as a named subquery
     with the same typed columns.
@@ -112,7 +183,6 @@ def _frozen(query: Select, name: str) -> Subquery:
 
 
 def _structures() -> Subquery:
-    gap_methods = BAND_GAP_PREFERENCE
     columns: dict[str, ColumnElement] = {
         "id": Source.name + literal("/") + Entry.source_key,
         "type": literal("structures"),
@@ -134,19 +204,7 @@ def _structures() -> Subquery:
         "species": Structure.elements,
         "assemblies": cast(null(), Text),
         "structure_features": cast(literal("{}"), ARRAY(Text)),
-        "source": Source.name,
-        "source_id": Entry.source_key,
-        "material_id": Entry.material_id,
-        "band_gap": _value("band_gap", gap_methods),
-        "band_gap_method": _value("band_gap", gap_methods, method_column=True),
-        "band_gap_pbe": _value("band_gap", ("PBE",)),
-        "band_gap_hse06": _value("band_gap", ("HSE06",)),
-        "band_gap_g0w0": _value("band_gap", ("G0W0",)),
-        "band_gap_expt": _value("band_gap", ("expt",)),
-        "formation_energy": _value("formation_energy", ("PBE",)),
-        "formation_energy_method": _value("formation_energy", ("PBE",), method_column=True),
-        "thickness": Structure.thickness,
-        "vacuum": Structure.vacuum,
+        **{field.name: field.sql for field in PROVIDER_FIELDS},
         "entry_pk": Structure.entry_id,
         "source_name": Source.name,
         "entry_key": Entry.source_key,
@@ -196,35 +254,6 @@ STANDARD_FIELDS: tuple[Field, ...] = (
     Field("space_group_it_number", Kind.ABSENT),
 )
 """OPTIMADE structure properties; ``ABSENT`` ones are never stored, so they are always unknown."""
-
-
-@dataclass(frozen=True)
-class ProviderField:
-    """An ``_atlas2d_`` property: what ``/info/structures`` says about it."""
-
-    name: str
-    kind: Kind
-    type: str
-    description: str
-    unit: str | None = None
-
-
-PROVIDER_FIELDS: tuple[ProviderField, ...] = (
-    ProviderField("source", Kind.STRING, "string", "Name of the source database the entry comes from (c2db, 2dmatpedia, mc2d, …)."),
-    ProviderField("source_id", Kind.STRING, "string", "The entry's identifier in its source database."),
-    ProviderField("material_id", Kind.NUMBER, "integer", "atlas2d's canonical material (deduplication cluster) the entry belongs to."),
-    ProviderField("band_gap", Kind.NUMBER, "float", "Band gap; the method is in _atlas2d_band_gap_method (preference: experiment, G0W0, HSE06, PBE).", "eV"),
-    ProviderField("band_gap_method", Kind.STRING, "string", "Method of _atlas2d_band_gap: expt[:technique], G0W0, HSE06 or PBE."),
-    ProviderField("band_gap_pbe", Kind.NUMBER, "float", "Band gap computed with PBE.", "eV"),
-    ProviderField("band_gap_hse06", Kind.NUMBER, "float", "Band gap computed with HSE06.", "eV"),
-    ProviderField("band_gap_g0w0", Kind.NUMBER, "float", "Band gap computed with G0W0.", "eV"),
-    ProviderField("band_gap_expt", Kind.NUMBER, "float", "Measured band gap.", "eV"),
-    ProviderField("formation_energy", Kind.NUMBER, "float", "Formation energy per atom (PBE when available; method in _atlas2d_formation_energy_method).", "eV/atom"),
-    ProviderField("formation_energy_method", Kind.STRING, "string", "Method of _atlas2d_formation_energy."),
-    ProviderField("thickness", Kind.NUMBER, "float", "Layer thickness: extent of the atoms along the non-periodic z axis.", "Å"),
-    ProviderField("vacuum", Kind.NUMBER, "float", "Vacuum in the cell: out-of-plane lattice length minus the layer thickness.", "Å"),
-)
-
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,26 @@ what the reference server does: ``band_gap > 1`` and ``NOT band_gap > 1`` both l
 entries without a gap, ``band_gap IS UNKNOWN`` finds them.
 
 ``FilterError`` is the user's mistake (HTTP 400); ``UnsupportedFilter`` is valid OPTIMADE that
-atlas2d does not implement (HTTP 501), e.g. correlated ``:`` list queries or nested properties.
+atlas2d does not implement (HTTP 501), e.g. correlated ``:`` list queries or nested properties,
+and so is ``TypeMismatch``: the specification asks for 501 when a value's type differs from
+the property's (``nelements = "2"``, ``nsites LENGTH 3``), since type conversion is not part
+of the language. Properties of other providers (``_exmpl_x``) are unknown here, so every
+comparison on them is unknown too; for a prefix not in ``optimade``'s list of providers the
+filter also warns (``UnknownProviderProperty``), as the specification recommends.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import warnings
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, VisitError
+from optimade.warnings import UnknownProviderProperty
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -86,6 +93,18 @@ class FilterError(ValueError):
 
 class UnsupportedFilter(FilterError):
     """The filter is valid OPTIMADE but uses a feature atlas2d does not implement (HTTP 501)."""
+
+
+class TypeMismatch(UnsupportedFilter):
+    """A value of another type than its property's: the specification answers it with 501."""
+
+
+@lru_cache(maxsize=1)
+def known_provider_prefixes() -> frozenset[str]:
+    """Prefixes of the providers ``optimade`` ships a list of: their fields are unknown here, without a warning."""
+    from optimade.server.data import providers
+
+    return frozenset(provider["id"] for provider in providers.get("data", []))
 
 
 @lru_cache(maxsize=1)
@@ -180,6 +199,11 @@ class _Unknown:
         self.name = name
 
 
+class _Boolean:
+    """A ``TRUE`` or ``FALSE`` value (the grammar drops which): atlas2d has no boolean property,
+    so it only ever meets an unknown property (unknown) or a property of another type (501)."""
+
+
 class _ToSql(Transformer):
     """Lark transformer from the OPTIMADE grammar to SQLAlchemy expressions."""
 
@@ -218,7 +242,12 @@ class _ToSql(Transformer):
             return field
         if name.startswith(f"_{PROVIDER_PREFIX}_"):
             raise FilterError(f"'{name}' is not a known or searchable quantity")
-        if re.match(r"_[a-z0-9]+_", name):
+        prefix = re.match(r"_([a-z0-9]+)_", name)
+        if prefix:
+            if prefix.group(1) not in known_provider_prefixes():
+                warnings.warn(
+                    UnknownProviderProperty(f"Field {name!r} has an unrecognised prefix: this property has been treated as UNKNOWN.")
+                )
             return _Unknown(name)
         raise FilterError(f"'{name}' is not a known or searchable quantity")
 
@@ -228,14 +257,19 @@ class _ToSql(Transformer):
 
     @v_args(inline=True)
     def number(self, token: Token) -> int | float:
-        return int(token) if token.type == "SIGNED_INT" else float(token)
+        if token.type == "SIGNED_INT":
+            return int(token)
+        value = float(token)
+        if not math.isfinite(value):
+            raise UnsupportedFilter(f"{token} is outside the range of 64-bit floats (magnitudes up to about 1.8e308)")
+        return value
 
     @v_args(inline=True)
     def signed_int(self, token: Token) -> int:
         return int(token)
 
-    def bool(self, args: list[Any]) -> bool:
-        raise UnsupportedFilter("atlas2d has no boolean properties to compare with TRUE or FALSE")
+    def bool(self, args: list[Any]) -> _Boolean:
+        return _Boolean()
 
     @v_args(inline=True)
     def value(self, value: Any) -> Any:
@@ -304,6 +338,8 @@ class _ToSql(Transformer):
             if kind == "known":
                 return false() if value else true()
             return cast(null(), Boolean)
+        if isinstance(value, _Boolean) or (isinstance(value, list) and any(isinstance(v, _Boolean) for v in value)):
+            raise TypeMismatch(f"{target.name!r} is not a boolean; TRUE and FALSE cannot be compared with it")
         if kind == "known":
             column = self.resource.column(target)
             return column.is_not(None) if value else column.is_(None)
@@ -313,7 +349,7 @@ class _ToSql(Transformer):
             return self._fuzzy(target, rhs[1], value)
         if kind == "length":
             if target.kind not in (Kind.LIST, Kind.MATRIX, Kind.SPECIES):
-                raise FilterError(f"LENGTH applies to list properties; {target.name!r} is not a list")
+                raise TypeMismatch(f"LENGTH applies to list properties; {target.name!r} is not a list")
             return _OPERATORS[rhs[1]](self.resource.length_column(target), _number(value))
         return self._set(target, kind, rhs[1], value)
 
@@ -321,17 +357,17 @@ class _ToSql(Transformer):
         column = self.resource.column(field)
         if field.kind is Kind.STRING:
             if not isinstance(value, str):
-                raise FilterError(f"{field.name!r} is a string; compare it with a quoted string")
+                raise TypeMismatch(f"{field.name!r} is a string; compare it with a quoted string")
             if field.name == "id" and operator in ("=", "!=") and self.resource.type == "structures":
                 return self._id_equals(value) if operator == "=" else not_(self._id_equals(value))
             return _OPERATORS[operator](column, value)
         if field.kind is Kind.NUMBER:
             if not isinstance(value, int | float):
-                raise FilterError(f"{field.name!r} is a number; compare it with a number")
+                raise TypeMismatch(f"{field.name!r} is a number; compare it with a number")
             return _OPERATORS[operator](column, _number(value))
         if field.kind is Kind.TIMESTAMP:
             return _OPERATORS[operator](column, _timestamp(field, value))
-        raise FilterError(f"{field.name!r} is a list; use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
+        raise TypeMismatch(f"{field.name!r} is a list; use HAS, HAS ALL, HAS ANY, HAS ONLY or LENGTH")
 
     def _id_equals(self, value: str) -> ColumnElement[bool]:
         """``id = "source/key"`` as an indexable (source, key) lookup."""
@@ -341,9 +377,9 @@ class _ToSql(Transformer):
 
     def _fuzzy(self, field: Field, operator: str, value: Any) -> ColumnElement[bool]:
         if field.kind is not Kind.STRING:
-            raise FilterError(f"{operator} applies to string properties; {field.name!r} is not a string")
+            raise TypeMismatch(f"{operator} applies to string properties; {field.name!r} is not a string")
         if not isinstance(value, str):
-            raise FilterError(f"{operator} needs a quoted string")
+            raise TypeMismatch(f"{operator} needs a quoted string")
         column = self.resource.column(field)
         if operator == "CONTAINS":
             return func.strpos(column, value) > 0
@@ -352,8 +388,10 @@ class _ToSql(Transformer):
         return func.right(column, len(value)) == value
 
     def _set(self, field: Field, kind: str, operator: str, value: Any) -> ColumnElement[bool]:
-        if field.kind is not Kind.LIST:
+        if field.kind in (Kind.MATRIX, Kind.SPECIES):
             raise UnsupportedFilter(f"HAS queries on {field.name!r} (a list of lists or of objects) are not supported")
+        if field.kind is not Kind.LIST:
+            raise TypeMismatch(f"HAS applies to list properties; {field.name!r} is not a list")
         item = LIST_ITEMS[field.name]
         column = self.resource.column(field)
         values = value if isinstance(value, list) else [value]
@@ -361,7 +399,7 @@ class _ToSql(Transformer):
             if isinstance(v, Field | _Unknown):
                 raise UnsupportedFilter("comparing a property with another property is not supported")
             if (item is str) != isinstance(v, str):
-                raise FilterError(f"{field.name!r} holds {'strings' if item is str else 'numbers'}; {v!r} cannot be one")
+                raise TypeMismatch(f"{field.name!r} holds {'strings' if item is str else 'numbers'}; {v!r} cannot be one")
         if kind == "has" and operator != "=":
             return _OPERATORS[_REVERSED[operator]](literal(values[0], _SQL_ITEM_TYPES[item] if item is not int else Float), any_(column))
         usable = [_coerce(v, item) for v in values]
@@ -399,7 +437,7 @@ def _array(values: list[Any], item: type) -> ColumnElement:
 
 def _timestamp(field: Field, value: Any) -> datetime:
     if not isinstance(value, str):
-        raise FilterError(f"{field.name!r} is a timestamp; compare it with a quoted RFC 3339 string")
+        raise TypeMismatch(f"{field.name!r} is a timestamp; compare it with a quoted RFC 3339 string")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

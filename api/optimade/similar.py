@@ -2,57 +2,62 @@
 
 OPTIMADE leaves ``/extensions`` to providers. ``id`` is an OPTIMADE-style entry id
 (``<source>/<source id>``, as in ``/v1/structures``; band-only entries such as generated
-tight-binding models use the same form), ``by`` picks the similarity measure, and the answer
-lists neighbours with their distances, nearest first.
+tight-binding models use the same form; an entry id or a unique source key also work),
+``by`` picks one of the searches registered in ``atlas2d.embeddings.search``, and the
+answer lists neighbours with their distances, nearest first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from atlas2d.schema.models import Entry, Source
+from atlas2d.embeddings.neighbour import Neighbour, Search
+from atlas2d.embeddings.search import SEARCHES, resolve, search_named
 
 MAX_K = 100
+MAX_ID_LENGTH = 1_000
+_DIGITS = re.compile(r"[0-9]{1,3}", re.ASCII)
 
 
-def _by_bands(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
-    from atlas2d.embeddings.bands.search import similar_by_bands
-
-    return [
-        {
-            "id": f"{n.source}/{n.source_key}",
-            "entry_id": n.entry_id,
-            "formula": n.formula or None,
-            "method": n.method,
-            "distance": n.distance,
-        }
-        for n in similar_by_bands(session, entry_id, k)
-    ]
+class BadParameter(ValueError):
+    """A query parameter of the extension is missing or malformed (HTTP 400)."""
 
 
-def _by_structure(session: Session, entry_id: int, k: int) -> list[dict[str, Any]]:
-    from atlas2d.embeddings.structure.dedup import similar_by_structure
+@dataclass(frozen=True)
+class SimilarQuery:
+    """The extension's checked parameters: the entry reference, the search and k."""
 
-    return [
-        {
-            "id": f"{n.source}/{n.source_key}",
-            "entry_id": n.entry_id,
-            "material_id": n.material_id,
-            "formula": n.formula,
-            "distance": n.distance,
-        }
-        for n in similar_by_structure(session, entry_id, k)
-    ]
+    ref: str
+    by: str
+    search: Search
+    k: int
 
 
-SEARCHES: dict[str, Callable[[Session, int, int], list[dict[str, Any]]]] = {"bands": _by_bands, "structures": _by_structure}
-"""``by`` -> search(session, entry id, k) returning JSON-ready neighbours."""
+def parse_query(entry_id: str | None, by: str, k: str) -> SimilarQuery:
+    """Check ``id``, ``by`` and ``k`` before anything reaches SQL; ``BadParameter`` says what is wrong.
+
+    Checked here rather than by FastAPI, whose validation errors the OPTIMADE app would answer
+    with 500. ``k`` takes the ASCII digits only: ``str.isdigit`` also accepts ``²`` and other
+    digits that ``int`` refuses.
+    """
+    if not entry_id:
+        raise BadParameter("the query parameter 'id' is required")
+    if len(entry_id) > MAX_ID_LENGTH or not entry_id.isprintable():
+        raise BadParameter(f"id must be <source>/<source id>, printable, at most {MAX_ID_LENGTH} characters, not {entry_id[:60]!r}")
+    try:
+        search = search_named(by)
+    except ValueError as exc:
+        raise BadParameter(str(exc)[:300]) from exc
+    if not _DIGITS.fullmatch(k) or not 1 <= int(k) <= MAX_K:
+        raise BadParameter(f"k must be a whole number from 1 to {MAX_K}, not {k[:60]!r}")
+    return SimilarQuery(entry_id, by, search, int(k))
 
 
 def router(engine: Engine) -> APIRouter:
@@ -65,29 +70,32 @@ def router(engine: Engine) -> APIRouter:
         by: Annotated[str, Query(description=f"Similarity measure: {', '.join(SEARCHES)}.")] = "bands",
         k: Annotated[str, Query(description=f"How many neighbours, 1 to {MAX_K}.")] = "10",
     ) -> JSONResponse:
-        # Checked here rather than by FastAPI: the OPTIMADE app answers its validation errors with 500.
-        if not id:
-            return _error(400, "Bad Request", "the query parameter 'id' is required")
-        if by not in SEARCHES:
-            return _error(400, "Bad Request", f"unknown similarity {by!r}: use {', '.join(SEARCHES)}")
-        if not k.isdigit() or not 1 <= int(k) <= MAX_K:
-            return _error(400, "Bad Request", f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
-        source, _, key = id.partition("/")
+        try:
+            query = parse_query(id, by, k)
+        except BadParameter as exc:
+            return _error(400, "Bad Request", str(exc))
         with Session(engine) as session:
-            entry_id = session.execute(
-                select(Entry.id).join(Source).where(Source.name == source, Entry.source_key == key)
-            ).scalar_one_or_none()
-            if entry_id is None:
-                return _error(404, "Not Found", f"no entry {id!r}")
             try:
-                neighbours = SEARCHES[by](session, entry_id, int(k))
+                neighbours = query.search(session, resolve(session, query.ref), query.k)
             except LookupError as exc:
                 return _error(404, "Not Found", str(exc))
         return JSONResponse(
-            {"data": neighbours, "meta": {"query": id, "by": by, "k": int(k), "more_data_available": False}},
+            {"data": [_json(n) for n in neighbours], "meta": {"query": id, "by": query.by, "k": query.k, "more_data_available": False}},
         )
 
     return routes
+
+
+def _json(neighbour: Neighbour) -> dict[str, Any]:
+    """One neighbour as the extension lists it; ``method`` is the matched band structure's (null for structures)."""
+    return {
+        "id": neighbour.id,
+        "entry_id": neighbour.entry_id,
+        "material_id": neighbour.material_id,
+        "formula": neighbour.formula or None,
+        "method": neighbour.method,
+        "distance": neighbour.distance,
+    }
 
 
 def _error(status: int, title: str, detail: str) -> JSONResponse:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.harmonize import reduced_formula, to_2d_convention
+from atlas2d.ingest.formulas import reduced_formula
+from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 

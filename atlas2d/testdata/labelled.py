@@ -20,7 +20,7 @@ import numpy as np
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
 
-from atlas2d.ingest.harmonize import to_2d_convention
+from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.testdata import SHARED_DATA
 from atlas2d.testdata.poscar import poscar_structures
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from pymatgen.core import Structure
 from sqlalchemy.orm import Session
 
-from atlas2d.ingest.harmonize import reduced_formula, to_2d_convention
+from atlas2d.ingest.formulas import reduced_formula
+from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.ingest.store import ensure_source, write_records
 from atlas2d.testdata import SHARED_DATA

@@ -1,1 +1,1 @@
-"""Band-structure embeddings: the band picture, the fingerprint model, its training and search."""
+"""Band-structure embeddings: the band picture, the fingerprint model, its training, refresh, search and plots."""

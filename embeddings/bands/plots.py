@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atlas2d.embeddings.bands.model import ENERGY_WINDOW, reference_energy
+from atlas2d.embeddings.bands.picture import ENERGY_WINDOW, reference_energy
 from atlas2d.ingest.band_records import Segment
 
 

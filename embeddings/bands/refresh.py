@@ -1,51 +1,52 @@
 """Compute and store the fingerprints of stored band structures that lack an up-to-date one.
 
-A fingerprint is up to date when its ``fingerprint_model`` is the identifier of the model in
-use (name plus the weights' SHA-256). The band data themselves are immutable per
-``data_sha256``: the band writer clears the fingerprint when it replaces the data, so a
-missing vector or another model's identifier is all this step has to look for.
+The shape (``count_stale``, ``refresh``) is the one ``atlas2d.embeddings.refresh`` describes,
+shared with the structure invariants. A fingerprint is up to date when its
+``fingerprint_model`` is the identifier of the model in use (name plus the weights'
+SHA-256). The band data themselves are immutable per ``data_sha256``: the band writer
+clears the fingerprint when it replaces the data, so a missing vector or another model's
+identifier is all this step has to look for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from atlas2d.embeddings.bands.model import FingerprintModel, rasterise
+from atlas2d.embeddings.bands.model import FingerprintModel
+from atlas2d.embeddings.bands.picture import rasterise
+from atlas2d.embeddings.refresh import Progress, Staleness
 from atlas2d.ingest.band_records import segments_from_json
 from atlas2d.schema.models import BandStructure
 
+FINGERPRINT_BATCH = 256
+"""Band structures drawn, encoded and committed together."""
 
-def stale_filter(identifier: str):  # noqa: ANN201 - a SQLAlchemy boolean clause
+
+def _stale(identifier: str) -> ColumnElement[bool]:
     """Rows whose fingerprint is missing or was made by another model."""
     return or_(BandStructure.fingerprint.is_(None), BandStructure.fingerprint_model.is_distinct_from(identifier))
 
 
-def count_stale(session: Session, identifier: str) -> tuple[int, int]:
-    """(band structures needing a fingerprint, band structures in total)."""
-    stale = session.execute(select(func.count()).select_from(BandStructure).where(stale_filter(identifier))).scalar_one()
+def count_stale(session: Session, identifier: str) -> Staleness:
+    """How many band structures ``refresh`` would fingerprint with model ``identifier``, and how many there are."""
+    stale = session.execute(select(func.count()).select_from(BandStructure).where(_stale(identifier))).scalar_one()
     total = session.execute(select(func.count()).select_from(BandStructure)).scalar_one()
-    return stale, total
+    return Staleness(stale, total)
 
 
-def fill_fingerprints(
+def refresh(
     session: Session,
     model: FingerprintModel,
-    batch_size: int = 256,
-    advance: Callable[[int], None] | None = None,
+    batch_size: int = FINGERPRINT_BATCH,
+    progress: Progress | None = None,
 ) -> int:
-    """Fingerprint every stale band structure, committing per batch; return how many were written.
-
-    Batches commit on their own, so an interrupted run keeps its work and the next run
-    continues where it stopped.
-    """
+    """Fingerprint every stale band structure, committing per batch; return how many were written."""
     written = 0
     while True:
         rows = session.execute(
             select(BandStructure.id, BandStructure.kpath, BandStructure.energies, BandStructure.fermi_level)
-            .where(stale_filter(model.identifier))
+            .where(_stale(model.identifier))
             .order_by(BandStructure.id)
             .limit(batch_size)
         ).all()
@@ -62,8 +63,8 @@ def fill_fingerprints(
         )
         session.commit()
         written += len(rows)
-        if advance:
-            advance(len(rows))
+        if progress is not None:
+            progress(len(rows))
 
 
 def _fermi(value: float | None) -> float:

@@ -22,13 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from atlas2d.embeddings.bands.model import (
-    MODEL_NAME,
-    BandAutoencoder,
-    FingerprintModel,
-    pool,
-    rasterise,
-)
+from atlas2d.embeddings.bands.model import MODEL_NAME, BandAutoencoder, FingerprintModel, pool
+from atlas2d.embeddings.bands.picture import rasterise
 from atlas2d.embeddings.device import resolve_device
 from atlas2d.ingest.sources.tight_binding import FAMILIES, GeneratedBands, generate
 

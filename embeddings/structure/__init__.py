@@ -1,1 +1,1 @@
-"""Structure embeddings: isometry invariants of 2D-periodic atom sets, dedup and structure search."""
+"""Structure embeddings: isometry invariants of 2D-periodic atom sets, their refresh, dedup and structure search."""

@@ -31,7 +31,7 @@ import orjson
 from pymatgen.core import Structure
 
 from atlas2d.embeddings.device import resolve_device
-from atlas2d.ingest.harmonize import to_2d_convention
+from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.schema.models import AMD_K
 
 if TYPE_CHECKING:

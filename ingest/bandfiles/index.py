@@ -9,7 +9,7 @@ the store, goes to quarantine with the reason; nothing is dropped.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,8 @@ class BandIngestSummary:
     """What one ``atlas2d ingest bands`` run did."""
 
     rows: int = 0
-    counts: BandWriteCounts = field(default_factory=BandWriteCounts)
+    bands: BandWriteCounts = field(default_factory=BandWriteCounts)
+    quarantined: int = 0
     formats: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -65,7 +66,7 @@ def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None 
         with Session(engine) as session, session.begin():
             result = _attach(session, index.parent, row, locator, summary)
             if isinstance(result, Rejected):
-                summary.counts.quarantined += quarantine(session, QUARANTINE_SOURCE, index.name, [result])
+                summary.quarantined += quarantine(session, QUARANTINE_SOURCE, index.name, [result])
                 reason = result.reason.split(":")[0]
                 summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
         if on_row is not None:
@@ -92,14 +93,18 @@ def _attach(session: Session, folder: Path, row: dict[str, str], locator: str, s
     provenance = {"file": row["file"], "format": form, **facts, **{k: v for k, v in row.items() if k not in ("file", "source_id")}}
     target = Record(source_key=row["source_id"], chemical_formula_reduced="", raw={})
     record = BandRecord(entry=target, method=row["method"], fermi_level=fermi, segments=segments, provenance=provenance)
-    write_bands(session, entry_id, record, summary.counts)
+    write_bands(session, entry_id, record, summary.bands)
     return None
 
 
-def index_files(paths: list[Path]) -> Iterator[Path]:
-    """The index CSVs among ``paths`` (a folder means its ``index.csv``)."""
+def index_files(paths: list[Path]) -> list[Path]:
+    """The index CSVs ``paths`` name (a folder means its ``index.csv``); ``BandDataError`` for a missing or non-CSV one."""
+    indexes = []
     for path in paths:
         candidate = path / "index.csv" if path.is_dir() else path
         if candidate.suffix.lower() != ".csv":
             raise BandDataError(f"{path}: give an index CSV (columns {', '.join(REQUIRED)})")
-        yield candidate
+        if not candidate.is_file():
+            raise BandDataError(f"no such index CSV: {candidate}")
+        indexes.append(candidate)
+    return indexes

@@ -1,7 +1,8 @@
 """Small real samples of each source, shipped so ``atlas2d demo`` and the tests need no download.
 
 Each folder holds one source's files and a PROVENANCE.md with where they come from and their
-licence. Every record is real (no constructed sample).
+licence. Every database record is real; the tight-binding one is a spec of generated models
+(see its PROVENANCE.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ BUNDLED: tuple[tuple[str, str], ...] = (
     ("mc2d", "mc2d/*.json"),
     ("2dmatpedia", "2dmatpedia/*.jsonl"),
     ("experimental", "experimental/*.csv"),
+    ("tight-binding-generated", "tight-binding-generated/*.json"),
 )
 """(adapter name, file pattern) in ingest order: computed sources before the measured values
 that link to their materials."""

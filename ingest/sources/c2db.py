@@ -1,4 +1,7 @@
-"""C2DB: ASE database rows, as ASE JSON (``*.json``) or an ASE SQLite export (``*.db``).
+"""C2DB: ASE database rows, as ASE JSON (``*.json``) or an ASE SQLite export (``*.db``), and the adapter of every C2DB format.
+
+The web-table CSV (``c2db_table``) and per-material downloads (``c2db_download``) are
+recognised by content (``FORMATS``); this module reads the ASE rows.
 
 A row holds ``cell`` (Å, third vector along the vacuum), ``numbers``, Cartesian
 ``positions`` (Å), ``pbc`` and ``energy`` (eV, PBE); a full C2DB export adds key-value pairs
@@ -16,27 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pymatgen.core import Element
-
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    band_gap_type,
-    layer_from_arrays,
-    number,
-    value,
-)
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.harmonize import band_gap_type, number, value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.sources import c2db_download, c2db_table
+from atlas2d.ingest.sources.ase_rows import structure_of_row
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, dumps, structure_record
+from atlas2d.ingest.sources.formats import Format, always, dispatch
 
-SOURCE = SourceInfo(
-    name="c2db",
-    title="Computational 2D Materials Database (C2DB)",
-    version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
-    license="CC BY 4.0",
-    url="https://c2db.fysik.dtu.dk",
-    citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
-)
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
 
 UID_FILE_NAME = re.compile(r"^(?P<uid>[A-Za-z0-9()]+-[0-9a-f]{12})(\.structure)?\.json$")
 
@@ -85,6 +77,13 @@ def _read_sqlite(path: Path) -> Iterator[Record | Rejected]:
     from ase.db import connect
     from ase.io.jsonio import encode
 
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        # ASE would turn any other file, an empty one included, into a new database: reading must not write.
+        reason = "not an SQLite database (an ASE .db export starts with 'SQLite format 3')"
+        yield Rejected(locator=path.name, reason=reason, payload=repr(header))
+        return
     try:
         rows = list(connect(str(path), type="db").select())
     except Exception as exc:  # noqa: BLE001 - a damaged database file is quarantined, not fatal
@@ -116,40 +115,25 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     return structure_record(key, structure, row, values, locator, prototype=pairs.get("crystal_type") or None)
 
 
-def structure_of_row(row: dict[str, Any]) -> Layer:
-    """The layer of one ASE JSON row (``cell``, ``numbers``, Cartesian ``positions``)."""
-    for field in ("cell", "numbers", "positions"):
-        if field not in row:
-            raise HarmonizationError(f"row has no {field!r}")
-    cell = _array(row["cell"], "cell")
-    numbers = _array(row["numbers"], "numbers")
-    positions = _array(row["positions"], "positions")
-    if cell.shape != (3, 3):
-        raise HarmonizationError(f"cell has shape {cell.shape}, expected 3x3")
-    if numbers.ndim != 1 or len(numbers) == 0:
-        raise HarmonizationError("structure has no atoms")
-    if positions.shape != (len(numbers), 3):
-        raise HarmonizationError(f"positions have shape {positions.shape} for {len(numbers)} atoms")
-    species = []
-    for z in numbers:
-        if not float(z).is_integer() or not 1 <= int(z) <= 118:
-            raise HarmonizationError(f"unknown element: atomic number {z}")
-        species.append(Element.from_Z(int(z)).symbol)
-    return layer_from_arrays(cell, positions, species, cartesian=True)
+FORMAT = "C2DB ASE database rows"
 
+FORMATS = (
+    Format(c2db_table.FORMAT, c2db_table.looks_like, c2db_table.read),
+    Format(c2db_download.FORMAT, c2db_download.looks_like, c2db_download.read),
+    Format(FORMAT, always, read),
+)
+"""C2DB's formats, most specific first; ASE rows (JSON or SQLite) are the fallback."""
 
-def _array(encoded: Any, field: str) -> np.ndarray:
-    """An ASE JSON array (``{"__ndarray__": [shape, dtype, flat]}``, a cell object or a list)."""
-    if isinstance(encoded, dict) and encoded.get("__ase_objtype__") == "cell":
-        encoded = encoded.get("array")
-    if isinstance(encoded, dict) and "__ndarray__" in encoded:
-        try:
-            shape, _dtype, flat = encoded["__ndarray__"]
-            result = np.array(flat, dtype=float).reshape(shape)
-        except (TypeError, ValueError) as exc:
-            raise HarmonizationError(f"{field} is not a valid ASE array: {exc}") from exc
-        return result
-    try:
-        return np.array(encoded, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise HarmonizationError(f"{field} is not numeric: {exc}") from exc
+ADAPTER = Adapter(
+    SourceInfo(
+        name="c2db",
+        title="Computational 2D Materials Database (C2DB)",
+        version="2022 web release (rows as downloaded from c2db.fysik.dtu.dk)",
+        license="CC BY 4.0",
+        url="https://c2db.fysik.dtu.dk",
+        citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
+    ),
+    "ASE JSON database rows (*.json), an ASE SQLite export (*.db), the web-table CSV or per-material downloads",
+    dispatch(FORMATS),
+    file_formats=FORMATS,
+)

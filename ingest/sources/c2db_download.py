@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlas2d.ingest.harmonize import HarmonizationError, band_gap_type, number, value
-from atlas2d.ingest.records import Record, Rejected, Value
-from atlas2d.ingest.sources.c2db import SOURCE, structure_of_row
+from atlas2d.ingest.harmonize import band_gap_type, number, value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
+from atlas2d.ingest.sources.ase_rows import structure_of_row
 from atlas2d.ingest.sources.common import check_storable, structure_record
 
 FORMAT = "C2DB per-material download (ASR JSON)"
@@ -37,9 +37,6 @@ GS = "results-asr.gs.json"
 HULL = "results-asr.convex_hull.json"
 MAGSTATE = "results-asr.magstate.json"
 STRUCTUREINFO = "results-asr.structureinfo.json"
-
-__all__ = ["FORMAT", "IDENTITY_FIELDS", "SOURCE", "looks_like", "read", "result_data", "uid_of"]
-
 
 def looks_like(head: str) -> bool:
     """Whether a file's first characters are a per-material download."""

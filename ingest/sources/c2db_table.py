@@ -20,8 +20,9 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from atlas2d.ingest.harmonize import HarmonizationError, band_gap_type, number, parse_formula, reduced_formula, value
-from atlas2d.ingest.records import Record, Rejected, Value
+from atlas2d.ingest.formulas import parse_formula, reduced_formula
+from atlas2d.ingest.harmonize import band_gap_type, number, value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.common import attempt, check_storable
 
 FORMAT = "C2DB web-table CSV"

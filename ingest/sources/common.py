@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from atlas2d.ingest.harmonize import HarmonizationError, reduced_formula
-from atlas2d.ingest.records import Layer, Record, Rejected, Value
+from atlas2d.ingest.formulas import reduced_formula
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, Value
 
 JSON_ERROR_CONTEXT = 2000
 """Characters of a broken JSON tail kept as the quarantine payload."""
 
+Built = TypeVar("Built")
 
-def attempt(locator: str, payload: Callable[[], str], build: Callable[[], Record]) -> Record | Rejected:
+
+def attempt(locator: str, payload: Callable[[], str], build: Callable[[], Built]) -> Built | Rejected:
     """``build()``, or a ``Rejected`` carrying the reason when it fails for any reason."""
     try:
         return build()

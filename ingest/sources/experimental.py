@@ -16,23 +16,12 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    experimental_method,
-    number,
-    parse_formula,
-    reduced_formula,
-    value,
-)
-from atlas2d.ingest.records import Record, Rejected, SourceInfo
+from atlas2d.ingest.formulas import parse_formula, reduced_formula
+from atlas2d.ingest.harmonize import number, value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, check_storable
-
-SOURCE = SourceInfo(
-    name="experimental",
-    title="Experimental values for 2D monolayers, compiled from the literature (DOI per row)",
-    version="atlas2d compilation 1",
-    license="facts from the cited publications; compilation CC BY 4.0",
-)
+from atlas2d.ingest.vocabulary import experimental_method
 
 COLUMNS = ("formula", "prototype", "layers", "property", "value", "unit", "method", "temperature_K", "doi", "note")
 
@@ -71,7 +60,8 @@ def _record(header: list[str], fields: list[str], locator: str) -> Record:
     temperature = number(row["temperature_K"], "temperature_K")
     if not row["value"]:
         raise HarmonizationError("value is empty")
-    conditions = {k: v for k, v in {"layers": layers and int(layers), "temperature_K": temperature, "note": row["note"] or None}.items() if v is not None}
+    given = {"layers": layers and int(layers), "temperature_K": temperature, "note": row["note"] or None}
+    conditions = {k: v for k, v in given.items() if v is not None}
     measured = value(
         row["property"],
         row["value"],
@@ -84,4 +74,18 @@ def _record(header: list[str], fields: list[str], locator: str) -> Record:
     assert measured is not None
     key = "|".join((formula, row["prototype"], str(conditions.get("layers", "")), row["property"], row["method"], row["doi"]))
     check_storable(row)
-    return Record(source_key=key, chemical_formula_reduced=formula, raw=row, values=[measured], locator=locator, prototype=row["prototype"] or None)
+    return Record(
+        source_key=key, chemical_formula_reduced=formula, raw=row, values=[measured], locator=locator, prototype=row["prototype"] or None
+    )
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="experimental",
+        title="Experimental values for 2D monolayers, compiled from the literature (DOI per row)",
+        version="atlas2d compilation 1",
+        license="facts from the cited publications; compilation CC BY 4.0",
+    ),
+    "CSV of measured values",
+    read,
+)

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlas2d.ingest.harmonize import HarmonizationError, number, parse_formula, reduced_formula, value
-from atlas2d.ingest.records import Record, Rejected, Value
+from atlas2d.ingest.formulas import parse_formula, reduced_formula
+from atlas2d.ingest.harmonize import number, value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, check_storable, dumps, iter_json_array
 
 FORMAT = "MC2D campi-v2 structure_2d.json"
@@ -61,7 +62,7 @@ def _record(item: Any, locator: str) -> Record:
     if not isinstance(formula, str) or not formula:
         raise HarmonizationError("missing formula")
     gap = item.get("band_gap")
-    values: list[Value | None] = [value("band_gap", _inner(gap, "band_gap"), "PBE", "band_gap.value")]
+    values: list[Value | None] = [value("band_gap", inner_value(gap, "band_gap"), "PBE", "band_gap.value")]
     values += binding_energies(item.get("all_3D_parents"))
     check_storable(item)
     space_group = number(item.get("space_group_number"), "space_group_number")
@@ -88,7 +89,7 @@ def binding_energies(parents: object) -> list[Value | None]:
         for parent in parents:
             if not isinstance(parent, dict):
                 raise HarmonizationError("a 3D parent is not an object")
-            amount = number(_inner(parent.get(field), field), field)
+            amount = number(inner_value(parent.get(field), field), field)
             if amount is not None:
                 candidates.append((amount, f"{parent.get('source_db')}:{parent.get('source_db_id') or parent.get('db_id')}"))
         if candidates:
@@ -98,7 +99,7 @@ def binding_energies(parents: object) -> list[Value | None]:
     return result
 
 
-def _inner(field: object, name: str) -> object:
+def inner_value(field: object, name: str) -> object:
     """MC2D's ``{"uuid": …, "value": x}`` wrapper as ``x`` (``None`` when absent)."""
     if field is None:
         return None

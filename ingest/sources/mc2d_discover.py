@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from atlas2d.ingest.harmonize import HarmonizationError, parse_formula, reduced_formula, value
-from atlas2d.ingest.records import Record, Rejected, Value
+from atlas2d.ingest.formulas import parse_formula, reduced_formula
+from atlas2d.ingest.harmonize import value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, check_storable, dumps
-from atlas2d.ingest.sources.mc2d import SOURCE
-from atlas2d.ingest.sources.mc2d_campi import BINDING_UNIT, _inner
+from atlas2d.ingest.sources.mc2d_campi import BINDING_UNIT, inner_value
 
 FORMAT = "MC2D Discover compounds JSON"
 
@@ -31,9 +31,6 @@ IDENTITY_FIELDS = frozenset({KEY, "formula", "species", "n_atoms", "n_species", 
 
 EXPECTED_UNITS = {"band_gap": "eV", "fermi_energy": "eV", "binding_energy_per_substructure_per_unit_area_df2": "eV$/\\AA^2$"}
 """Observable -> the unit string the Discover file must state for it."""
-
-__all__ = ["FORMAT", "IDENTITY_FIELDS", "SOURCE", "looks_like", "read"]
-
 
 def looks_like(head: str) -> bool:
     """Whether a file's first characters are a Discover compounds file."""
@@ -73,13 +70,13 @@ def _record(item: Any, locator: str) -> Record:
     if not isinstance(formula, str) or not formula:
         raise HarmonizationError("missing formula")
     values: list[Value | None] = [
-        value("band_gap", _inner(item.get("band_gap"), "band_gap"), "PBE", "band_gap.value"),
+        value("band_gap", inner_value(item.get("band_gap"), "band_gap"), "PBE", "band_gap.value"),
         value("fermi_level", item.get("fermi_energy"), "PBE", "fermi_energy"),
         value("magnetic_state", item.get("magnetic_state"), "PBE", "magnetic_state"),
-        value("magnetic_moment", _inner(item.get("total_magnetization"), "total_magnetization"), "PBE", "total_magnetization.value"),
+        value("magnetic_moment", inner_value(item.get("total_magnetization"), "total_magnetization"), "PBE", "total_magnetization.value"),
         value(
             "binding_energy",
-            _inner(item.get("binding_energy_per_substructure_per_unit_area_df2"), "binding_energy_df2"),
+            inner_value(item.get("binding_energy_per_substructure_per_unit_area_df2"), "binding_energy_df2"),
             "vdW-DF2",
             "binding_energy_per_substructure_per_unit_area_df2.value",
             unit=BINDING_UNIT,

@@ -18,24 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from atlas2d.ingest.harmonize import (
-    HarmonizationError,
-    check_element,
-    layer_from_arrays,
-)
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.formulas import check_element
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import (
     JSON_ERROR_CONTEXT,
     attempt,
     dumps,
     structure_record,
-)
-
-SOURCE = SourceInfo(
-    name="optimade",
-    title="Structures saved from OPTIMADE providers (/structures responses)",
-    license="as stated by each provider (see each entry's raw record)",
-    url="https://www.optimade.org",
 )
 
 DEFAULT_VACUUM = 20.0
@@ -130,3 +121,15 @@ def _vacuum_vector(vectors: list[Any], vacuum_axis: int, coords: np.ndarray) -> 
     normal /= np.linalg.norm(normal)
     heights = coords @ normal
     return normal * (float(heights.max() - heights.min()) + DEFAULT_VACUUM)
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="optimade",
+        title="Structures saved from OPTIMADE providers (/structures responses)",
+        license="as stated by each provider (see each entry's raw record)",
+        url="https://www.optimade.org",
+    ),
+    "OPTIMADE /structures response JSON",
+    read,
+)

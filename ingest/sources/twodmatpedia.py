@@ -7,8 +7,8 @@ Published layout: ``material_id`` (``2dm-<n>``), ``formula_pretty``, ``structure
 fields are unknown, not zero.
 
 The source key is ``material_id``; ``sg_number`` is kept as the record's space group. A
-constructed record (a line carrying ``_atlas2d_constructed``, written by an earlier atlas2d
-before real records were bundled) is refused: it is not 2DMatPedia data.
+constructed line (one carrying ``base.CONSTRUCTED_MARK``, as an earlier atlas2d wrote before
+real records were bundled) is refused by ``Adapter.checked``: it is not 2DMatPedia data.
 """
 
 from __future__ import annotations
@@ -19,23 +19,11 @@ from typing import Any
 
 import orjson
 
-from atlas2d.ingest.harmonize import HarmonizationError, layer_from_arrays, number, value
-from atlas2d.ingest.records import Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.geometry import layer_from_arrays
+from atlas2d.ingest.harmonize import number, value
+from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, structure_record
-
-SOURCE = SourceInfo(
-    name="2dmatpedia",
-    title="2DMatPedia, an open computational database of two-dimensional materials",
-    version="2019 release (JSON lines)",
-    license="CC BY 4.0",
-    url="http://www.2dmatpedia.org",
-    citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
-)
-
-CONSTRUCTED_MARK = "_atlas2d_constructed"
-"""Key every constructed line carried; such a line is refused."""
-
-FORMAT = "2DMatPedia db.json lines"
 
 IDENTITY_FIELDS = frozenset(
     {"material_id", "structure", "formula_pretty", "formula_reduced_abc", "formula_anonymous", "elements", "nelements", "chemsys"}
@@ -55,12 +43,6 @@ PROPERTIES: tuple[tuple[str, str, str], ...] = (
 """2DMatPedia field -> (atlas2d property, method)."""
 
 
-def looks_like(head: str) -> bool:
-    """Whether a file's first characters are a 2DMatPedia JSON line."""
-    first = head.lstrip().split("\n", 1)[0]
-    return first.startswith("{") and '"material_id"' in first
-
-
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every line of one JSON-lines file; a broken or constructed line is refused with a reason."""
     with path.open(encoding="utf-8", errors="replace") as handle:
@@ -78,8 +60,6 @@ def _record(line: str, locator: str) -> Record:
         raise HarmonizationError(f"not a JSON line (truncated?): {exc}") from exc
     if not isinstance(item, dict):
         raise HarmonizationError(f"a line is a JSON object, got {type(item).__name__}")
-    if CONSTRUCTED_MARK in item:
-        raise HarmonizationError("a constructed record is not 2DMatPedia data")
     values = [value(name, item.get(field), method, field) for field, name, method in PROPERTIES]
     record = structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
     space_group = number(item.get("sg_number"), "sg_number")
@@ -108,3 +88,17 @@ def _structure(data: Any) -> Layer:
             raise HarmonizationError(f"partial occupancy {occupancy[0].get('occu')!r} of {occupancy[0].get('element')!r}")
         symbols.append(occupancy[0].get("element"))
     return layer_from_arrays(matrix, coords, symbols)
+
+
+ADAPTER = Adapter(
+    SourceInfo(
+        name="2dmatpedia",
+        title="2DMatPedia, an open computational database of two-dimensional materials",
+        version="2019 release (JSON lines)",
+        license="CC BY 4.0",
+        url="http://www.2dmatpedia.org",
+        citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
+    ),
+    "2DMatPedia db.json lines (JSON lines, pymatgen structure dicts)",
+    read,
+)

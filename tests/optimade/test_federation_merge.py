@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from atlas2d.api.optimade.federation import Hit, _hit, merge
+from atlas2d.api.optimade.federation import Hit, hit_from_resource, merge
 from atlas2d.ingest.samples import SAMPLES
 
 MC2D = {item["structure_label"]: item for item in json.loads((SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json").read_text())}
@@ -55,10 +55,10 @@ def _rotated_supercell(structure: Structure, vacuum: float) -> Structure:
 def _hits() -> list[Hit]:
     t1, h2 = _structure(MOS2_1T), _structure(MOS2_2H)
     return [
-        _hit("http://a", _resource("a-1T", t1)),
-        _hit("http://b", _resource("b-1T", _rotated_supercell(t1, 35.0))),
-        _hit("http://a", _resource("a-2H", h2)),
-        _hit("http://c", _resource("c-2H", _rotated_supercell(h2, 18.0))),
+        hit_from_resource("http://a", _resource("a-1T", t1)),
+        hit_from_resource("http://b", _resource("b-1T", _rotated_supercell(t1, 35.0))),
+        hit_from_resource("http://a", _resource("a-2H", h2)),
+        hit_from_resource("http://c", _resource("c-2H", _rotated_supercell(h2, 18.0))),
     ]
 
 

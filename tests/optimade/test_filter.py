@@ -6,15 +6,18 @@ The expected ids come from the pymatgen structures and the values the test put i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import pytest
+from optimade.warnings import UnknownProviderProperty
 from sqlalchemy import select
 
 from atlas2d.api.optimade.fields import STRUCTURES
 from atlas2d.api.optimade.filter import (
     MAX_DEPTH,
     FilterError,
+    TypeMismatch,
     UnsupportedFilter,
     filter_clause,
 )
@@ -160,15 +163,8 @@ def test_filter_clause_runs_as_plain_sql(store: tuple[str, dict[str, Expected]])
         "nelements = 2 nelements = 3",
         "unknownfield = 1",
         '_atlas2d_nonexistent = "x"',
-        'nelements = "two"',
-        "chemical_formula_reduced = 2",
-        "chemical_formula_reduced LENGTH 2",
-        "nelements CONTAINS 2",
-        'elements HAS ALL "Mo", 2',
         'last_modified > "yesterday"',
         'last_modified > "2020-01-01T00:00:00"',
-        'elements = "Mo"',
-        "lattice_vectors = 1",
         "ELEMENTS HAS \"Mo\"",
         "(" * (MAX_DEPTH + 5) + "nelements = 1" + ")" * (MAX_DEPTH + 5),
         "x" * 30_000,
@@ -198,6 +194,48 @@ def test_bad_filters_raise_filter_error(bad: str) -> None:
 def test_unsupported_filters_raise_unsupported(unsupported: str) -> None:
     with pytest.raises(UnsupportedFilter):
         filter_clause(unsupported)
+
+
+@pytest.mark.parametrize(
+    "mismatch",
+    [
+        'nelements = "two"',
+        "chemical_formula_reduced = 2",
+        "chemical_formula_reduced LENGTH 2",
+        "nsites LENGTH > 3",
+        "nelements CONTAINS 2",
+        'nelements STARTS WITH "1"',
+        'elements HAS ALL "Mo", 2',
+        "nelements HAS 1",
+        'elements = "Mo"',
+        "lattice_vectors = 1",
+        "last_modified > 1",
+        "nelements = TRUE",
+        "_atlas2d_band_gap != FALSE",
+    ],
+)
+def test_type_mismatches_are_not_implemented_as_the_specification_asks(mismatch: str) -> None:
+    """OPTIMADE: "Different types of values MUST be reported as 501 Not Implemented errors"."""
+    with pytest.raises(TypeMismatch):
+        filter_clause(mismatch)
+
+
+def test_numbers_beyond_float64_are_not_implemented_with_the_range() -> None:
+    with pytest.raises(UnsupportedFilter, match="outside the range of 64-bit floats"):
+        filter_clause("nelements > 1e400")
+
+
+def test_booleans_on_another_providers_field_are_unknown_not_an_error() -> None:
+    for text in ("_exmpl_flag = TRUE", "_exmpl_flag != FALSE", "NOT _exmpl_flag = TRUE"):
+        assert "NULL" in str(filter_clause(text).compile())
+
+
+def test_unknown_provider_prefixes_warn_and_known_ones_do_not() -> None:
+    with pytest.warns(UnknownProviderProperty, match="_zzz_gap"):
+        filter_clause("_zzz_gap < 2 OR nelements = 2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        filter_clause("_mp_band_gap < 2 OR _exmpl_x = 1")
 
 
 def test_values_are_bound_parameters_not_sql_text() -> None:

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.bands.model import load_model
-from atlas2d.embeddings.bands.refresh import fill_fingerprints
+from atlas2d.embeddings.bands.refresh import refresh
 from atlas2d.embeddings.bands.search import similar_by_bands
-from atlas2d.embeddings.structure.dedup import run_dedup, similar_by_structure
-from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE, generate
+from atlas2d.embeddings.search import SEARCHES, resolve
+from atlas2d.embeddings.structure.dedup import run_dedup
+from atlas2d.embeddings.structure.search import similar_by_structure
+from atlas2d.ingest.pipeline import ingest_streams
+from atlas2d.ingest.sources.tight_binding import ADAPTER, band_records
 from atlas2d.schema.database import make_engine
 from atlas2d.schema.models import Entry
 from atlas2d.testdata.poscar import (
@@ -32,10 +34,9 @@ def band_server(template_url: str) -> Iterator[tuple[str, str]]:
     """A server over a store of fingerprinted tight-binding band structures, and its store URL."""
     with fresh_database(template_url) as url:
         engine = make_engine(url)
+        ingest_streams(engine, ADAPTER, [("test", band_records(3, seed=5, name="test"))])
         with Session(engine) as session:
-            write_band_records(session, GENERATED_SOURCE, [m.record for m in generate(3, seed=5)], source_file="test")
-            session.commit()
-            fill_fingerprints(session, load_model(device="cpu"))
+            refresh(session, load_model(device="cpu"))
             seed_store(session, [structure_record(key, s) for key, s in poscar_structures(12)])
             run_dedup(session, device="cpu")
         engine.dispose()
@@ -87,6 +88,32 @@ def test_cli_similar_by_bands_lists_the_same_neighbours(band_server: tuple[str, 
     assert listed == [n.source_key for n in expected]
     wrong = atlas2d("similar", str(entry_id), "--by", "smell", ATLAS2D_DATABASE_URL=url)
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: unknown --by 'smell'")
+
+
+QUERIES = {"structure": f"{POSCAR_SOURCE.name}/{poscar_structures(12)[0][0]}", "bands": "tight-binding-generated/kagome-s5-00001"}
+"""A query entry of each registered search (a search registered without one fails the test below)."""
+
+
+@pytest.mark.parametrize("by", list(SEARCHES))
+def test_every_registered_search_answers_through_cli_and_http(band_server: tuple[str, str], atlas2d, by: str) -> None:  # noqa: ANN001
+    base, url = band_server
+    query = QUERIES[by]
+    engine = make_engine(url)
+    with Session(engine) as session:
+        expected = [n.entry_id for n in SEARCHES[by](session, resolve(session, query), 3)]
+    engine.dispose()
+    assert len(expected) == 3
+
+    response = httpx.get(f"{base}/v1/extensions/similar", params={"id": query, "by": by, "k": 3})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [n["entry_id"] for n in data] == expected
+    assert all(set(n) == {"id", "entry_id", "material_id", "formula", "method", "distance"} for n in data)
+
+    done = atlas2d("similar", query, "--by", by, "--k", "3", ATLAS2D_DATABASE_URL=url, COLUMNS="200")
+    assert done.returncode == 0, done.stderr
+    cells = [line.split("│") for line in done.stdout.splitlines()]
+    assert [int(c[2]) for c in cells if len(c) == 8 and c[2].strip().isdigit()] == expected
 
 
 @pytest.mark.parametrize(

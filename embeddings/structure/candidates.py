@@ -1,0 +1,105 @@
+"""Candidate duplicate pairs and their confirmation: AMD neighbours, a cheap bound, then the PDD EMD.
+
+Comparing every pair of structures is quadratic and slow, so a pair is only compared when
+it is cheap to suspect: the two structures have the same reduced formula and one is among
+the other's nearest AMD vectors in PostgreSQL (pgvector ``<->``). A lower bound of the
+Earth Mover's distance from the stored AMD prefixes drops most of those pairs before the
+PDDs are read; the rest are confirmed when the EMD between their PDDs is at most the
+tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import cast, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, REAL
+from sqlalchemy.orm import Session
+
+from atlas2d.embeddings.structure.amd_index import widen_search
+from atlas2d.embeddings.structure.invariants import K_PER_ELEMENT, PDD, emd_lower_bound, pdd_distance
+from atlas2d.schema.fetch import binary_results
+from atlas2d.schema.models import Structure
+
+DEFAULT_TOLERANCE = 0.2
+"""Å. PDD EMD at or below which two structures of one formula are the same material.
+
+Measured on the labelled set (tests/dedup_labelled.py, poscar2d + MC2D): true duplicates
+(supercells, permutations, rotations, vacuum, 0.01-0.05 Å noise, <0.5 % strain, all at once)
+reach at most 0.14 Å; the closest true non-duplicates (MC2D's GaS polymorphs, bilayer
+stackings, swapped sites) start at 0.41 Å. 0.2 Å sits between them, about a factor 2 from each.
+"""
+
+BOUND_SLACK = 1e-3
+"""Å. Margin on the AMD lower bound of the EMD for float32 storage and for PDD rows merged
+within the invariants' collapse tolerance (1e-4 Å), so the bound never skips a pair the EMD
+would merge."""
+
+CANDIDATE_NEIGHBOURS = 10
+"""AMD nearest neighbours per structure considered as candidate duplicates."""
+
+
+def candidate_pairs(session: Session, neighbours: int = CANDIDATE_NEIGHBOURS) -> list[tuple[int, int, float]]:
+    """(a, b, AMD L2 distance) with a < b: each structure's nearest AMDs of the same formula."""
+    widen_search(session, neighbours)
+    rows = session.execute(
+        text(
+            """
+            SELECT s.entry_id, n.entry_id, n.distance
+            FROM structure s
+            CROSS JOIN LATERAL (
+                SELECT t.entry_id, t.amd <-> s.amd AS distance
+                FROM structure t
+                WHERE t.entry_id <> s.entry_id
+                  AND t.chemical_formula_reduced = s.chemical_formula_reduced
+                  AND t.amd IS NOT NULL
+                ORDER BY t.amd <-> s.amd
+                LIMIT :k
+            ) n
+            WHERE s.amd IS NOT NULL
+            """
+        ),
+        {"k": neighbours},
+    ).all()
+    pairs: dict[tuple[int, int], float] = {}
+    for a, b, distance in rows:
+        pairs[(min(a, b), max(a, b))] = float(distance)
+    return [(a, b, d) for (a, b), d in sorted(pairs.items())]
+
+
+def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) -> np.ndarray:
+    """For each candidate pair, ``invariants.emd_lower_bound`` of their stored AMDs (Å).
+
+    Only the AMD prefix the bound uses is read, as a float array in binary: parsing whole
+    vectors from their text form took most of this step's time.
+    """
+    if not pairs:
+        return np.zeros(0)
+    ids = sorted({i for a, b, _ in pairs for i in (a, b)})
+    prefix = cast(func.subvector(Structure.amd, 1, K_PER_ELEMENT), ARRAY(REAL))
+    with binary_results(session):
+        rows = session.execute(select(Structure.entry_id, prefix).where(Structure.entry_id.in_(ids))).all()
+    index = {entry_id: n for n, (entry_id, _) in enumerate(rows)}
+    amds = np.array([amd for _, amd in rows], dtype=float)
+    return emd_lower_bound(amds[[index[a] for a, _, _ in pairs]], amds[[index[b] for _, b, _ in pairs]])
+
+
+def load_pdds(session: Session, entry_ids: Iterable[int]) -> dict[int, PDD]:
+    """Stored PDDs by entry id."""
+    ids = sorted(set(entry_ids))
+    rows = session.execute(select(Structure.entry_id, Structure.pdd).where(Structure.entry_id.in_(ids))).all()
+    return {entry_id: PDD.from_bytes(data) for entry_id, data in rows if data is not None}
+
+
+def confirm(session: Session, candidates: Sequence[tuple[int, int, float]], tolerance: float) -> list[tuple[float, int, int]]:
+    """(PDD EMD, a, b) of the candidate pairs within ``tolerance``; the AMD bound spares most EMDs."""
+    bounds = emd_lower_bounds(session, candidates)
+    plausible = [pair for pair, bound in zip(candidates, bounds, strict=True) if bound <= tolerance + BOUND_SLACK]
+    pdds = load_pdds(session, (i for a, b, _ in plausible for i in (a, b)))
+    confirmed = []
+    for a, b, _ in plausible:
+        distance = pdd_distance(pdds[a], pdds[b])
+        if distance <= tolerance:
+            confirmed.append((distance, a, b))
+    return confirmed
