@@ -30,6 +30,9 @@ from atlas2d.schema.models import (
 
 MC2D_FILE = SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json"
 C2DB_FILE = SAMPLES / "c2db" / "MoS2-165798ab5e18.structure.json"
+C2DB_TABLE = SAMPLES / "c2db" / "c2db_web_table_sample.csv"
+CAMPI_FILE = SAMPLES / "mc2d" / "mc2d_campi_v2_structure_2d_sample.json"
+DISCOVER_FILE = SAMPLES / "mc2d" / "mc2d_discover_compounds_sample.json"
 TWODMATPEDIA_FILE = SAMPLES / "2dmatpedia" / "2dmatpedia_sample.jsonl"
 EXPERIMENTAL_FILE = SAMPLES / "experimental" / "experimental_2d_monolayers.csv"
 MODELS_FILE = SAMPLES / "tight-binding-generated" / "models.json"
@@ -66,12 +69,15 @@ def test_every_sample_record_is_ingested_and_nothing_quarantined(loaded: Session
         loaded.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).all()
     )
     mc2d_items = len(json.loads(MC2D_FILE.read_text()))
+    mc2d_items += len(json.loads(CAMPI_FILE.read_text())) + len(json.loads(DISCOVER_FILE.read_text())["compounds"])
+    with C2DB_TABLE.open(encoding="utf-8") as handle:
+        c2db_rows = len(list(csv.reader(handle))) - 1
     twodmatpedia_lines = len(TWODMATPEDIA_FILE.read_text().splitlines())
     with EXPERIMENTAL_FILE.open() as handle:
         experimental_rows = len(list(csv.DictReader(handle)))
     spec = json.loads(MODELS_FILE.read_text())
     assert per_source == {
-        "c2db": 2,
+        "c2db": 2 + c2db_rows,
         "mc2d": mc2d_items,
         "2dmatpedia": twodmatpedia_lines,
         "experimental": experimental_rows,

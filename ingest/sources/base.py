@@ -64,6 +64,9 @@ class Adapter:
     """Every record of one file as ``Record``, ``BandRecord`` or ``Rejected``; never raises."""
     constructed: bool = False
     """Whether the records are built by atlas2d rather than read from a published source."""
+    mapped_fields: frozenset[str] | None = None
+    """The raw record's top-level fields ``read`` turns into the entry or a value (``None``: not
+    declared); every other field is kept in ``entry.raw`` and listed by ``atlas2d status --unmapped``."""
     file_formats: tuple[Format, ...] = ()
     """For a source published in several formats: the formats ``read`` tells apart by content
     (``atlas2d.ingest.sources.formats.dispatch``), most specific first. Empty for one format."""

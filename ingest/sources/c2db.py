@@ -117,6 +117,9 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
 
 FORMAT = "C2DB ASE database rows"
 
+ROW_FIELDS = frozenset({"cell", "numbers", "positions", "pbc", "energy", "key_value_pairs", "unique_id"})
+"""The fields of an ASE row this reader uses."""
+
 FORMATS = (
     Format(c2db_table.FORMAT, c2db_table.looks_like, c2db_table.read),
     Format(c2db_download.FORMAT, c2db_download.looks_like, c2db_download.read),
@@ -135,5 +138,6 @@ ADAPTER = Adapter(
     ),
     "ASE JSON database rows (*.json), an ASE SQLite export (*.db), the web-table CSV or per-material downloads",
     dispatch(FORMATS),
+    mapped_fields=c2db_table.MAPPED_FIELDS | c2db_download.MAPPED_FIELDS | ROW_FIELDS,
     file_formats=FORMATS,
 )

@@ -38,6 +38,9 @@ HULL = "results-asr.convex_hull.json"
 MAGSTATE = "results-asr.magstate.json"
 STRUCTUREINFO = "results-asr.structureinfo.json"
 
+MAPPED_FIELDS = IDENTITY_FIELDS | {GS, HULL, MAGSTATE, STRUCTUREINFO}
+"""The result files this reader takes values from (band structures and the rest stay in the raw record)."""
+
 def looks_like(head: str) -> bool:
     """Whether a file's first characters are a per-material download."""
     return head.lstrip().startswith("{") and '"results-asr.' in head

@@ -73,7 +73,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 """Column title -> (atlas2d property, method); units are the vocabulary's (C2DB's own match them)."""
 
-MAPPED_FIELDS = IDENTITY_FIELDS | {title for title, _, _ in COLUMNS}
+MAPPED_FIELDS = IDENTITY_FIELDS | {SPACE_GROUP_NUMBER, CRYSTAL_TYPE} | {title for title, _, _ in COLUMNS}
+"""Every column this reader uses: the entry's key and formula, its linking keys and the values."""
 
 
 def column_title(header: str) -> str:

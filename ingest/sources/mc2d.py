@@ -87,6 +87,11 @@ def _known(raw: object) -> object:
 
 FORMAT = "MC2D v4 structures.json"
 
+V4_FIELDS = frozenset(
+    {"structure_label", "cell", "atomic_positions", "prototype", "band_gap", "magnetic_state", "tot_magnetization", "be_df2", "be_rvv10"}
+)
+"""The fields of a v4 entry this reader uses."""
+
 FORMATS = (
     Format(mc2d_discover.FORMAT, mc2d_discover.looks_like, mc2d_discover.read),
     Format(mc2d_campi.FORMAT, mc2d_campi.looks_like, mc2d_campi.read),
@@ -105,5 +110,6 @@ ADAPTER = Adapter(
     ),
     "MC2D v4 structures JSON list, the campi-v2 structure_2d.json or the Discover compounds file",
     dispatch(FORMATS),
+    mapped_fields=mc2d_campi.MAPPED_FIELDS | mc2d_discover.MAPPED_FIELDS | V4_FIELDS,
     file_formats=FORMATS,
 )

@@ -30,6 +30,9 @@ KEY = "as_extracted_2D_structure_uuid"
 IDENTITY_FIELDS = frozenset({KEY, "formula", "prototype", "space_group_number"})
 """Fields that make the entry itself (key, formula, linking keys) rather than a property."""
 
+MAPPED_FIELDS = IDENTITY_FIELDS | {"band_gap", "all_3D_parents"}
+"""The fields this reader uses."""
+
 BINDING_UNIT = "eV/Å^2"
 
 

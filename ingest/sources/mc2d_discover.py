@@ -29,6 +29,15 @@ KEY = "structure_2D"
 IDENTITY_FIELDS = frozenset({KEY, "formula", "species", "n_atoms", "n_species", "space_group"})
 """Fields that make the entry itself (key, formula, linking keys) rather than a property."""
 
+MAPPED_FIELDS = IDENTITY_FIELDS | {
+    "band_gap",
+    "fermi_energy",
+    "magnetic_state",
+    "total_magnetization",
+    "binding_energy_per_substructure_per_unit_area_df2",
+}
+"""The fields this reader uses."""
+
 EXPECTED_UNITS = {"band_gap": "eV", "fermi_energy": "eV", "binding_energy_per_substructure_per_unit_area_df2": "eV$/\\AA^2$"}
 """Observable -> the unit string the Discover file must state for it."""
 

@@ -101,4 +101,5 @@ ADAPTER = Adapter(
     ),
     "2DMatPedia db.json lines (JSON lines, pymatgen structure dicts)",
     read,
+    mapped_fields=IDENTITY_FIELDS | {"sg_number"} | {field for field, _, _ in PROPERTIES},
 )
