@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from atlas2d.testdata.bench import benchmark_parser
 from atlas2d.testdata.fuzz_http import SPEC_5XX, Tally, fire, http_corpus
 
 
@@ -71,13 +72,11 @@ def summary(name: str, tally: Tally, log: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="600 requests (for CI)")
+    parser = benchmark_parser(__doc__, "600 requests")
     parser.add_argument("--requests", type=int, default=None, help="corpus size (default 6000)")
     parser.add_argument("--seed", type=int, default=18, help="corpus seed (default 18)")
     parser.add_argument("--structures", type=int, default=40, help="real structures in the store (default 40)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server (the peer)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
     parser.add_argument("--serve-reference", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log-dir", type=Path, default=None, help=argparse.SUPPRESS)

@@ -22,7 +22,8 @@ from atlas2d.embeddings.search import SEARCHES, resolve, search_named
 from atlas2d.embeddings.structure import refresh as invariant_refresh
 from atlas2d.embeddings.structure.search import similar_by_structure
 from atlas2d.ingest.band_store import write_band_records
-from atlas2d.ingest.sources.tight_binding import GENERATED_SOURCE, generate
+from atlas2d.ingest.sources.tight_binding import ADAPTER, generate
+from atlas2d.ingest.store import ensure_source
 from atlas2d.schema.models import Entry, Source
 from atlas2d.testdata.poscar import POSCAR_SOURCE, poscar_structures, seed_store, structure_record
 
@@ -33,22 +34,22 @@ def _id(session: Session, source: str, key: str) -> int:
 
 def test_resolve_takes_an_entry_id_a_source_and_key_or_a_unique_key(session: Session) -> None:
     bands = generate(1, seed=61)
-    write_band_records(session, GENERATED_SOURCE, [m.record for m in bands], source_file="test")
+    write_band_records(session, ensure_source(session, ADAPTER.source), [m.record for m in bands], source_file="test")
     session.commit()
     shared, only_bands = bands[0].record.entry.source_key, bands[1].record.entry.source_key
     (_, first), (_, second) = poscar_structures(2)
     seed_store(session, [structure_record(shared, first), structure_record("folder/with-slash", second)])
 
     assert resolve(session, "12345") == 12345
-    assert resolve(session, only_bands) == _id(session, GENERATED_SOURCE.name, only_bands)
+    assert resolve(session, only_bands) == _id(session, ADAPTER.source.name, only_bands)
     assert resolve(session, f"{POSCAR_SOURCE.name}/{shared}") == _id(session, POSCAR_SOURCE.name, shared)
-    assert resolve(session, f"{GENERATED_SOURCE.name}/{shared}") == _id(session, GENERATED_SOURCE.name, shared)
+    assert resolve(session, f"{ADAPTER.source.name}/{shared}") == _id(session, ADAPTER.source.name, shared)
     slashed = _id(session, POSCAR_SOURCE.name, "folder/with-slash")
     assert resolve(session, f"{POSCAR_SOURCE.name}/folder/with-slash") == slashed
     assert resolve(session, "folder/with-slash") == slashed
     with pytest.raises(SearchError, match="exists in several sources"):
         resolve(session, shared)
-    for unknown in ("no-such-key", f"{GENERATED_SOURCE.name}/no-such-key", f"no-such-source/{only_bands}", ""):
+    for unknown in ("no-such-key", f"{ADAPTER.source.name}/no-such-key", f"no-such-source/{only_bands}", ""):
         with pytest.raises(SearchError, match="no entry with id or source key"):
             resolve(session, unknown)
 
@@ -79,7 +80,7 @@ def _refreshes() -> dict[str, Refresh]:
 
 @pytest.mark.parametrize("column", ["invariants", "fingerprints"])
 def test_both_refreshes_count_compute_and_report_progress_alike(session: Session, column: str) -> None:
-    write_band_records(session, GENERATED_SOURCE, [m.record for m in generate(1, seed=62)], source_file="test")
+    write_band_records(session, ensure_source(session, ADAPTER.source), [m.record for m in generate(1, seed=62)], source_file="test")
     session.commit()
     seed_store(session, [structure_record(key, s) for key, s in poscar_structures(5)])
     count_stale, refresh = _refreshes()[column]

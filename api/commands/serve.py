@@ -29,23 +29,27 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links).
+    """Serve the store as an OPTIMADE v1 API (/versions, /v1/info, /v1/structures, /v1/references, /v1/links) and a web explorer at /.
 
-    The server reads through the read-only role atlas2d_reader, so no request can change the
-    store. Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields
-    described at /v1/info/structures.
+    The explorer (/, /overview, /materials/ID, /entries/ID) searches materials and shows each with its 3D structure and its values.
+
+    The server reads through the read-only role atlas2d_reader, so no request can change the store.
+    Filters follow the OPTIMADE grammar; harmonized values are the _atlas2d_* fields described at /v1/info/structures.
 
     Check it with: optimade-validator http://HOST:PORT
     """
     import uvicorn
 
     from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, create_app
+    from atlas2d.api.web.app import create_explorer, with_explorer
     from atlas2d.schema.database import database_url
     from atlas2d.schema.status import check_readable
 
     settings = settings_of(ctx)
     with open_store(settings, readonly=True) as session:
         check_readable(session.connection())
-        app = create_app(database_url(settings), base_url, readonly_url=settings.readonly_url, log_dir=log_dir or DEFAULT_LOG_DIR)
-    console.print(f"OPTIMADE API of atlas2d on http://{host}:{port}/v1/info (Ctrl-C stops)")
+        url = database_url(settings)
+        api = create_app(url, base_url, readonly_url=settings.readonly_url, log_dir=log_dir or DEFAULT_LOG_DIR)
+        app = with_explorer(api, create_explorer(url, readonly_url=settings.readonly_url))
+    console.print(f"atlas2d explorer on http://{host}:{port}/ and its OPTIMADE API on http://{host}:{port}/v1/info (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
