@@ -88,3 +88,20 @@ def test_an_eigenval_without_its_kpoints_is_refused(tmp_path: Path) -> None:
     (tmp_path / "EIGENVAL").write_bytes((MOS2_VASP / "EIGENVAL").read_bytes())
     with pytest.raises(BandDataError, match="KPOINTS"):
         vasp.read_eigenval(tmp_path / "EIGENVAL")
+
+
+def test_cli_ingest_bands_reports_attached_and_quarantined_rows(store_url: str, cli_env: str, atlas2d, tmp_path: Path) -> None:  # noqa: ANN001
+    engine = make_engine(store_url)
+    ingest_files(engine, "mc2d", [MC2D_V4])
+    engine.dispose()
+    (tmp_path / "good.json").write_bytes((GPAW / "BN-0e329ca7.bandstructure.json").read_bytes())
+    (tmp_path / "index.csv").write_text(
+        "file,source,source_id,method,code\ngood.json,mc2d,BN-0e329ca7,PBE,GPAW\ngood.json,mc2d,BN-0e329ca7,B3LYP,GPAW\n"
+    )
+    done = atlas2d("ingest", "bands", str(tmp_path), ATLAS2D_DATABASE_URL=cli_env, COLUMNS="200")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("│ index.csv"))
+    assert [cell.strip() for cell in row.strip("│").split("│")] == ["index.csv", "ASE band-structure JSON", "2", "1", "0", "0", "1"]
+    assert "unknown method 'B3LYP'" in done.stdout
+    missing = atlas2d("ingest", "bands", str(tmp_path / "nothing.csv"), ATLAS2D_DATABASE_URL=cli_env)
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: no such index CSV: {tmp_path / 'nothing.csv'}"

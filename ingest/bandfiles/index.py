@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from atlas2d.ingest.band_records import BandDataError, BandRecord, Segment
 from atlas2d.ingest.band_store import BandWriteCounts, write_bands
 from atlas2d.ingest.bandfiles import ase_json, vasp
-from atlas2d.ingest.records import Record, Rejected
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected
 from atlas2d.ingest.store import quarantine
+from atlas2d.ingest.vocabulary import check_method
 from atlas2d.schema.models import Entry, Source
 
 REQUIRED = ("file", "source", "source_id", "method", "code")
@@ -76,6 +77,10 @@ def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None 
 
 def _attach(session: Session, folder: Path, row: dict[str, str], locator: str, summary: BandIngestSummary) -> Rejected | None:
     payload = ",".join(row.values())
+    try:
+        check_method(row["method"])
+    except HarmonizationError as exc:
+        return Rejected(locator, str(exc), payload)
     entry_id = session.execute(
         select(Entry.id).join(Source).where(Source.name == row["source"], Entry.source_key == row["source_id"])
     ).scalar_one_or_none()
