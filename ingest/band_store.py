@@ -63,11 +63,12 @@ def write_band_records(
         ).all()
     )
     for record in records:
-        _write_bands(session, entry_ids[record.entry.source_key], record, bands)
+        write_bands(session, entry_ids[record.entry.source_key], record, bands)
     return counts, bands
 
 
-def _write_bands(session: Session, entry_id: int, record: BandRecord, counts: BandWriteCounts) -> None:
+def write_bands(session: Session, entry_id: int, record: BandRecord, counts: BandWriteCounts) -> None:
+    """Insert, replace (clearing its fingerprint) or leave the band structure of ``entry_id`` and ``record.method``."""
     sha = record.data_sha256()
     row = {
         "entry_id": entry_id,

@@ -50,6 +50,8 @@ class IngestSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     bands: BandWriteCounts = field(default_factory=BandWriteCounts)
     """What the run did to band structures (sources that yield ``BandRecord``)."""
+    formats: dict[str, int] = field(default_factory=dict)
+    """Format name -> files read in it, as recognised from each file's content (``Adapter.format_of``)."""
 
     @property
     def read(self) -> int:
@@ -69,7 +71,11 @@ def ingest_files(
     An unknown or unusable source raises ``atlas2d.ingest.sources.registry.SourceError``.
     """
     adapter = registered_adapter(source)
-    return ingest_streams(engine, adapter, ((path.name, adapter.read(path)) for path in paths), batch_size, on_batch)
+    summary = ingest_streams(engine, adapter, ((path.name, adapter.read(path)) for path in paths), batch_size, on_batch)
+    for path in paths:
+        name = adapter.format_of(path)
+        summary.formats[name] = summary.formats.get(name, 0) + 1
+    return summary
 
 
 def ingest_streams(

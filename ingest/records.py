@@ -92,6 +92,8 @@ class Record:
     values: list[Value] = field(default_factory=list)
     locator: str = ""
     prototype: str | None = None
+    space_group: int | None = None
+    """Space group number the source gives; with formula and prototype it links a structureless record."""
 
     @property
     def structure(self) -> Structure | None:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from atlas2d.ingest.formulas import anonymous_formula, reduced_formula
+from atlas2d.ingest.linking import link_new, record_space_group
 from atlas2d.ingest.records import Record, Rejected, SourceInfo
 from atlas2d.schema.models import (
     Entry,
@@ -135,7 +136,8 @@ def _text(value: str) -> str:
 def _insert(
     session: Session, source_id: int, fresh: list[tuple[Record, str]], source_file: str | None, materials: bool
 ) -> None:
-    material_ids = _materials_for(session, [record for record, _ in fresh]) if materials else [None] * len(fresh)
+    records = [record for record, _ in fresh]
+    links = _materials_for(session, source_id, records) if materials else [(None, None)] * len(fresh)
     entry_ids = _next_ids(session, Entry.__tablename__, len(fresh))
     _copy(
         session,
@@ -151,8 +153,11 @@ def _insert(
                 "raw_sha256": sha,
                 "source_file": source_file,
                 "revision": 1,
+                "space_group": record_space_group(record),
+                "prototype": record.prototype,
+                "material_link": note,
             }
-            for entry_id, (record, sha), material_id in zip(entry_ids, fresh, material_ids, strict=True)
+            for entry_id, (record, sha), (material_id, note) in zip(entry_ids, fresh, links, strict=True)
         ],
     )
     _insert_children(session, list(zip(entry_ids, (record for record, _ in fresh), strict=True)))
@@ -173,6 +178,8 @@ def _replace(session: Session, old: Any, record: Record, sha: str, source_file: 
             revision=old.revision + 1,
             chemical_formula_reduced=record.chemical_formula_reduced,
             source_file=source_file,
+            space_group=record_space_group(record),
+            prototype=record.prototype,
             updated_at=func.now(),
         )
     )
@@ -267,47 +274,23 @@ def structure_row(entry_id: int, record: Record) -> dict[str, Any]:
     }
 
 
-def _materials_for(session: Session, records: list[Record]) -> list[int]:
-    """A material for each new record.
+def _materials_for(session: Session, source_id: int, records: list[Record]) -> list[tuple[int, str | None]]:
+    """A material for each new record, and for a record without a structure the note of how it got it.
 
-    A computed record (with a structure) starts as its own material; dedup merges later.
-    A record without a structure (an experimental value) joins a material of the same
-    reduced formula that has a structure, so computed and measured values meet.
+    A computed record (with a structure) starts as its own material; dedup merges later. A
+    record without a structure joins a material only by ``atlas2d.ingest.linking.RULE``, and
+    otherwise gets its own, with the reason.
     """
-    formulas = {r.chemical_formula_reduced for r in records if r.layer is None}
-    by_formula: dict[str, int] = {}
-    if formulas:
-        rows = session.execute(
-            select(Entry.chemical_formula_reduced, func.min(Entry.material_id))
-            .join(Structure, Structure.entry_id == Entry.id)
-            .where(Entry.chemical_formula_reduced.in_(formulas), Entry.material_id.is_not(None))
-            .group_by(Entry.chemical_formula_reduced)
-        )
-        by_formula = dict(rows.all())
-    result: list[int] = [0] * len(records)
-    new_formulas: list[str] = []
-    owners: list[list[int]] = []
-    pending: dict[str, int] = {}
-    for i, record in enumerate(records):
-        formula = record.chemical_formula_reduced
-        if record.layer is None:
-            if formula in by_formula:
-                result[i] = by_formula[formula]
-                continue
-            if formula in pending:
-                owners[pending[formula]].append(i)
-                continue
-            pending[formula] = len(new_formulas)
-        new_formulas.append(formula)
-        owners.append([i])
-    if new_formulas:
-        ids = _next_ids(session, Material.__tablename__, len(new_formulas))
-        _copy(
-            session,
-            Material.__tablename__,
-            [{"id": i, "chemical_formula_reduced": f} for i, f in zip(ids, new_formulas, strict=True)],
-        )
-        for material_id, indices in zip(ids, owners, strict=True):
-            for i in indices:
-                result[i] = material_id
+    links = link_new(session, records, source_id)
+    result: list[tuple[int, str | None]] = []
+    new: list[tuple[int, str]] = []
+    for i, (record, link) in enumerate(zip(records, links, strict=True)):
+        if record.layer is not None or link.material_id is None:
+            new.append((i, record.chemical_formula_reduced))
+        result.append((link.material_id or 0, link.note or None))
+    if new:
+        ids = _next_ids(session, Material.__tablename__, len(new))
+        _copy(session, Material.__tablename__, [{"id": m, "chemical_formula_reduced": f} for m, (_, f) in zip(ids, new, strict=True)])
+        for material_id, (i, _) in zip(ids, new, strict=True):
+            result[i] = (material_id, result[i][1])
     return result

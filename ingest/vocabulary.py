@@ -37,7 +37,7 @@ PROPERTIES: dict[str, PropertyRule] = {
     "band_gap_type": PropertyRule(None),
     "optical_gap": PropertyRule("eV", non_negative=True),
     "formation_energy": PropertyRule("eV/atom"),
-    "energy_above_hull": PropertyRule("eV/atom", non_negative=True),
+    "energy_above_hull": PropertyRule("eV/atom"),
     "decomposition_energy": PropertyRule("eV/atom"),
     "exfoliation_energy": PropertyRule("eV/atom"),
     "binding_energy": PropertyRule("meV/Å^2", non_negative=True),
@@ -47,18 +47,38 @@ PROPERTIES: dict[str, PropertyRule] = {
     "magnetic_state": PropertyRule(None),
     "curie_temperature": PropertyRule("K", non_negative=True),
     "dynamically_stable": PropertyRule(None),
+    "direct_band_gap": PropertyRule("eV", non_negative=True),
+    "conduction_band_minimum": PropertyRule("eV"),
+    "valence_band_maximum": PropertyRule("eV"),
+    "work_function": PropertyRule("eV"),
+    "fermi_level": PropertyRule("eV"),
+    "exciton_binding_energy": PropertyRule("eV"),
+    "effective_mass_electron_1": PropertyRule("m_e"),
+    "effective_mass_electron_2": PropertyRule("m_e"),
+    "effective_mass_hole_1": PropertyRule("m_e"),
+    "effective_mass_hole_2": PropertyRule("m_e"),
+    **{f"stiffness_{i}{j}": PropertyRule("N/m") for i in "123" for j in "123"},
+    "speed_of_sound_x": PropertyRule("m/s"),
+    "speed_of_sound_y": PropertyRule("m/s"),
+    "thermodynamic_stability_level": PropertyRule(None),
 }
 """The property vocabulary: harmonized name -> its unit and value rule. Each name is the
-``a2d:propertyName`` of one property class in the ontology."""
+``a2d:propertyName`` of one property class in the ontology.
+
+``energy_above_hull`` may be negative: C2DB reports a few monolayers slightly below its
+reference hull (-0.006 eV/atom), a real result of its reference set, not a broken record.
+Effective masses are signed (a hole mass is negative in C2DB's convention)."""
 
 EXPERIMENT = "expt"
 """The method of a measured value whose technique is not recorded."""
 
 METHODS: dict[str, str] = {
     "PBE": "PBE",
+    "PBE+SOC": "PBE_SOC",
     "PBE+U": "PBE_U",
     "HSE06": "HSE06",
     "G0W0": "G0W0",
+    "BSE": "BSE",
     "vdW-DF2": "vdW-DF2",
     "rVV10": "rVV10",
     "optB88-vdW": "optB88-vdW",
@@ -84,6 +104,10 @@ UNIT_SPELLINGS: dict[str, tuple[str, float]] = {
     "meV/Å^2": ("meV/Å^2", 1.0),
     "meV/A^2": ("meV/Å^2", 1.0),
     "J/m^2": ("meV/Å^2", 1e3 / 16.021766339),
+    "eV/Å^2": ("meV/Å^2", 1e3),
+    "m_e": ("m_e", 1.0),
+    "N/m": ("N/m", 1.0),
+    "m/s": ("m/s", 1.0),
 }
 """Unit spellings sources use -> (the atlas2d unit, the factor that converts into it)."""
 

@@ -37,8 +37,11 @@ UNITS: dict[str, URIRef] = {
     "eV/atom": A2D["EV-PER-ATOM"],
     "meV/Å^2": A2D["MilliEV-PER-ANGSTROM2"],
     "μB": A2D.BohrMagneton,
+    "m_e": A2D.ElectronMass,
     "K": UNIT.K,
     "Å": UNIT.ANGSTROM,
+    "N/m": UNIT["N-PER-M"],
+    "m/s": UNIT["M-PER-SEC"],
 }
 """Store unit strings (``atlas2d.ingest.vocabulary.PROPERTIES``) -> QUDT or atlas2d unit IRIs."""
 

@@ -77,7 +77,10 @@ class Entry(Base):
     """One record of one source, with the raw record kept verbatim so nothing is ever lost."""
 
     __tablename__ = "entry"
-    __table_args__ = (UniqueConstraint("source_id", "source_key"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "source_key"),
+        Index("ix_entry_formula_space_group", "chemical_formula_reduced", "space_group"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), index=True)
@@ -90,6 +93,12 @@ class Entry(Base):
     raw_sha256: Mapped[str] = mapped_column(String(64))
     source_file: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    space_group: Mapped[int | None] = mapped_column(Integer)
+    """Space-group number: the source's, else found in the structure; links structureless entries."""
+    prototype: Mapped[str | None] = mapped_column(Text)
+    """The source's prototype (crystal type) name, comparable only within one source."""
+    material_link: Mapped[str | None] = mapped_column(Text)
+    """For an entry without a structure: how it got its material (``atlas2d.ingest.linking``)."""
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -111,20 +111,26 @@ def test_writer_is_idempotent_and_keeps_previous_revisions(session: Session) -> 
     assert session.execute(select(PropertyValue.value)).scalars().all() == [3.5]
 
 
-def test_experimental_values_join_the_computed_material_of_their_formula(session: Session) -> None:
+def test_experimental_values_join_the_computed_material_of_their_formula_and_space_group(session: Session) -> None:
     source_id = ensure_source(session, SourceInfo("test", "test"))
     computed = Record("mos2", "MoS2", {"k": 1}, layer=to_2d_convention(MOS2))
     measured = [
-        Record("pl-1", "MoS2", {"k": 2}, values=[Value("optical_gap", 1.9, "eV", "expt")]),
-        Record("pl-2", "WS2", {"k": 3}),
-        Record("pl-3", "WS2", {"k": 4}),
+        Record("pl-1", "MoS2", {"k": 2}, values=[Value("optical_gap", 1.9, "eV", "expt")], space_group=187),
+        Record("pl-2", "MoS2", {"k": 3}, space_group=164),
+        Record("pl-3", "MoS2", {"k": 4}),
+        Record("pl-4", "WS2", {"k": 5}, space_group=187),
     ]
     write_records(session, source_id, [computed])
     write_records(session, source_id, measured)
-    materials = dict(session.execute(select(Entry.source_key, Entry.material_id)).all())
-    assert materials["pl-1"] == materials["mos2"]
-    assert materials["pl-2"] == materials["pl-3"] != materials["mos2"]
-    assert session.execute(select(func.count()).select_from(Material)).scalar_one() == 2
+    stored = session.execute(select(Entry.source_key, Entry.material_id, Entry.material_link))
+    rows = {key: (material, link) for key, material, link in stored}
+    assert rows["mos2"] == (rows["mos2"][0], None)
+    assert rows["pl-1"][0] == rows["mos2"][0] and rows["pl-1"][1].startswith("linked: reduced formula MoS2, space group 187;")
+    assert rows["pl-2"][1] == "own material: no material with a structure has reduced formula MoS2, space group 164"
+    assert rows["pl-3"][1].startswith("own material: the record gives no space group")
+    assert rows["pl-4"][1] == "own material: no material with a structure has reduced formula WS2, space group 187"
+    assert len({material for material, _ in rows.values()}) == 4
+    assert session.execute(select(func.count()).select_from(Material)).scalar_one() == 4
 
 
 def test_quarantine_keeps_reason_and_payload_once(session: Session) -> None:

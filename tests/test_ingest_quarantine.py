@@ -28,7 +28,7 @@ from atlas2d.schema.models import Entry, Quarantine
 Breakage = Callable[[dict[str, Any]], Any]
 
 MC2D_ITEMS: list[dict[str, Any]] = json.loads((SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json").read_text())
-CONSTRUCTED_LINES = (SAMPLES / "2dmatpedia-constructed" / "2dmatpedia_constructed.jsonl").read_text().splitlines()
+TWODMATPEDIA_LINES = (SAMPLES / "2dmatpedia" / "2dmatpedia_sample.jsonl").read_text().splitlines()
 C2DB_ROW: dict[str, Any] = json.loads((SAMPLES / "c2db" / "MoS2-165798ab5e18.structure.json").read_text())["1"]
 EXPERIMENTAL_TEXT = (SAMPLES / "experimental" / "experimental_2d_monolayers.csv").read_text()
 
@@ -98,7 +98,7 @@ def _mc2d_file(path: Path) -> tuple[list[str], list[str]]:
     return [g["structure_label"] for g in good], bad_locators
 
 
-def _constructed_breakages() -> list[Callable[[str], str]]:
+def _twodmatpedia_breakages() -> list[Callable[[str], str]]:
     def parsed(damage: Breakage) -> Callable[[str], str]:
         return lambda line: json.dumps(_apply(json.loads(line), damage), allow_nan=True)
 
@@ -125,19 +125,19 @@ def _constructed_breakages() -> list[Callable[[str], str]]:
         parsed(_set(("exfoliation_energy_per_atom",), [1, 2])),
         parsed(_drop("material_id")),
         parsed(_drop("structure")),
-        parsed(_drop("_atlas2d_constructed")),
+        parsed(_set(("_atlas2d_constructed",), "built by atlas2d")),
         parsed(_set(("structure",), "POSCAR text")),
         parsed(_set(("material_id",), None)),
     ]
 
 
-def _constructed_file(path: Path) -> tuple[list[str], list[str]]:
-    good = CONSTRUCTED_LINES[:10]
+def _twodmatpedia_file(path: Path) -> tuple[list[str], list[str]]:
+    good = TWODMATPEDIA_LINES[:10]
     lines: list[str] = []
     bad_locators: list[str] = []
-    for i, damage in enumerate(_constructed_breakages() * 3):
-        base = CONSTRUCTED_LINES[10 + i % 5]
-        bad = damage(base).replace("constructed-", f"broken{i}-")
+    for i, damage in enumerate(_twodmatpedia_breakages() * 3):
+        base = TWODMATPEDIA_LINES[10 + i % 5]
+        bad = damage(base).replace('"2dm-', f'"broken{i}-')
         lines.append(bad)
         bad_locators.append(f"{path.name}:{len(lines)}")
         if i < len(good):
@@ -253,7 +253,7 @@ def _experimental_file(path: Path) -> tuple[list[str], list[str]]:
     ("source", "build", "name"),
     [
         ("mc2d", _mc2d_file, "broken_mc2d.json"),
-        ("2dmatpedia-constructed", _constructed_file, "broken_2dmatpedia.jsonl"),
+        ("2dmatpedia", _twodmatpedia_file, "broken_2dmatpedia.jsonl"),
         ("c2db", _c2db_file, "broken_c2db.json"),
         ("experimental", _experimental_file, "broken_experimental.csv"),
     ],

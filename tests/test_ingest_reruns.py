@@ -120,11 +120,11 @@ def test_a_killed_run_leaves_whole_batches_and_a_rerun_completes(store_url: str,
 def test_cli_ingest_prints_a_summary_and_refuses_bad_arguments(cli_env: str, atlas2d, tmp_path: Path) -> None:  # noqa: ANN001
     path = tmp_path / "two.json"
     path.write_text(json.dumps(MC2D_ITEMS[:2] + ["junk"]))
-    done = atlas2d("ingest", "mc2d", str(path), ATLAS2D_DATABASE_URL=cli_env)
+    done = atlas2d("ingest", "mc2d", str(path), ATLAS2D_DATABASE_URL=cli_env, COLUMNS="200")
     assert done.returncode == 0, done.stderr
     assert "Ingest summary" in done.stdout
     row = next(line for line in done.stdout.splitlines() if line.startswith("│ mc2d"))
-    assert [cell.strip() for cell in row.strip("│").split("│")] == ["mc2d", "1", "3", "2", "0", "0", "1"]
+    assert [cell.strip() for cell in row.strip("│").split("│")] == ["mc2d", "MC2D v4 structures.json", "1", "3", "2", "0", "0", "1"]
     unknown = atlas2d("ingest", "nosuchdb", str(path), ATLAS2D_DATABASE_URL=cli_env)
     assert unknown.returncode == 1
     assert unknown.stderr.strip().startswith("error: unknown source 'nosuchdb'")

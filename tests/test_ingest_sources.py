@@ -30,8 +30,10 @@ from atlas2d.schema.models import (
 
 MC2D_FILE = SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json"
 C2DB_FILE = SAMPLES / "c2db" / "MoS2-165798ab5e18.structure.json"
+C2DB_TABLE = SAMPLES / "c2db" / "c2db_web_table_sample.csv"
+CAMPI_FILE = SAMPLES / "mc2d" / "mc2d_campi_v2_structure_2d_sample.json"
+DISCOVER_FILE = SAMPLES / "mc2d" / "mc2d_discover_compounds_sample.json"
 TWODMATPEDIA_FILE = SAMPLES / "2dmatpedia" / "2dmatpedia_sample.jsonl"
-CONSTRUCTED_FILE = SAMPLES / "2dmatpedia-constructed" / "2dmatpedia_constructed.jsonl"
 EXPERIMENTAL_FILE = SAMPLES / "experimental" / "experimental_2d_monolayers.csv"
 MODELS_FILE = SAMPLES / "tight-binding-generated" / "models.json"
 
@@ -67,15 +69,17 @@ def test_every_sample_record_is_ingested_and_nothing_quarantined(loaded: Session
         loaded.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).all()
     )
     mc2d_items = len(json.loads(MC2D_FILE.read_text()))
-    constructed_lines = len(CONSTRUCTED_FILE.read_text().splitlines())
+    mc2d_items += len(json.loads(CAMPI_FILE.read_text())) + len(json.loads(DISCOVER_FILE.read_text())["compounds"])
+    with C2DB_TABLE.open(encoding="utf-8") as handle:
+        c2db_rows = len(list(csv.reader(handle))) - 1
+    twodmatpedia_lines = len(TWODMATPEDIA_FILE.read_text().splitlines())
     with EXPERIMENTAL_FILE.open() as handle:
         experimental_rows = len(list(csv.DictReader(handle)))
     spec = json.loads(MODELS_FILE.read_text())
     assert per_source == {
-        "c2db": 2,
+        "c2db": 2 + c2db_rows,
         "mc2d": mc2d_items,
-        "2dmatpedia": len(TWODMATPEDIA_FILE.read_text().splitlines()),
-        "2dmatpedia-constructed": constructed_lines,
+        "2dmatpedia": twodmatpedia_lines,
         "experimental": experimental_rows,
         "tight-binding-generated": spec["per_family"] * len(FAMILIES),
     }
@@ -115,7 +119,8 @@ def test_mc2d_binding_energies_keep_their_functional(loaded: Session) -> None:
 
 
 def test_2dmatpedia_entry_matches_the_file(loaded: Session) -> None:
-    item = json.loads(TWODMATPEDIA_FILE.read_text().splitlines()[0])
+    items = [json.loads(line) for line in TWODMATPEDIA_FILE.read_text().splitlines()]
+    item = next(i for i in items if "exfoliation_energy_per_atom" in i)
     entry = _entry(loaded, "2dmatpedia", item["material_id"])
     assert entry.raw == item
     assert _values(loaded, entry, "band_gap") == {"PBE": pytest.approx(item["bandgap"])}
@@ -123,8 +128,7 @@ def test_2dmatpedia_entry_matches_the_file(loaded: Session) -> None:
     assert _values(loaded, entry, "decomposition_energy") == {"PBE": pytest.approx(item["decomposition_energy"])}
     structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
     assert structure.nsites == len(item["structure"]["sites"])
-    missing = json.loads(TWODMATPEDIA_FILE.read_text().splitlines()[4])
-    assert "exfoliation_energy_per_atom" not in missing
+    missing = next(i for i in items if "exfoliation_energy_per_atom" not in i)
     assert _values(loaded, _entry(loaded, "2dmatpedia", missing["material_id"]), "exfoliation_energy") == {}
 
 
@@ -195,14 +199,13 @@ def test_structures_follow_the_2d_convention(loaded: Session) -> None:
         assert (max(z) + min(z)) / 2 == pytest.approx(c[2] / 2, abs=1e-6)
 
 
-def test_constructed_records_keep_their_mark_and_origin(loaded: Session) -> None:
-    first = json.loads(CONSTRUCTED_FILE.read_text().splitlines()[0])
-    entry = _entry(loaded, "2dmatpedia-constructed", first["material_id"])
-    assert entry.raw["_atlas2d_constructed"].startswith("built by atlas2d")
-    assert entry.raw["source_id"].startswith("poscar2d:POSCAR-")
+def test_2dmatpedia_record_keeps_its_fields_and_structure(loaded: Session) -> None:
+    first = json.loads(TWODMATPEDIA_FILE.read_text().splitlines()[0])
+    entry = _entry(loaded, "2dmatpedia", first["material_id"])
+    assert entry.raw == first
     structure = loaded.execute(select(Structure).where(Structure.entry_id == entry.id)).scalar_one()
     assert structure.nsites == len(first["structure"]["sites"])
-    assert loaded.execute(select(func.count()).select_from(PropertyValue).where(PropertyValue.entry_id == entry.id)).scalar_one() == 0
+    assert _values(loaded, entry, "band_gap") == {"PBE": pytest.approx(first["bandgap"])}
 
 
 def test_experimental_values_meet_computed_ones_on_one_material(loaded: Session) -> None:
@@ -230,11 +233,13 @@ def test_experimental_values_meet_computed_ones_on_one_material(loaded: Session)
     assert structures_of_material >= 1
 
 
-def test_constructed_lines_are_refused_as_2dmatpedia(store_url: str) -> None:
+def test_constructed_lines_are_refused_as_2dmatpedia(store_url: str, tmp_path: Path) -> None:
+    constructed = tmp_path / "constructed.jsonl"
+    lines = [json.loads(line) for line in TWODMATPEDIA_FILE.read_text().splitlines()[:3]]
+    constructed.write_text("".join(json.dumps({**item, "_atlas2d_constructed": "built by atlas2d"}) + "\n" for item in lines))
     engine = make_engine(store_url)
-    summary = ingest_files(engine, "2dmatpedia", [CONSTRUCTED_FILE])
-    assert summary.inserted == 0
-    assert summary.quarantined == len(CONSTRUCTED_FILE.read_text().splitlines())
+    summary = ingest_files(engine, "2dmatpedia", [constructed])
+    assert (summary.inserted, summary.quarantined) == (0, 3)
     assert set(summary.reasons) == {"a constructed record is not 2dmatpedia data (it carries '_atlas2d_constructed')"}
     engine.dispose()
 

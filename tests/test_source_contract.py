@@ -10,12 +10,13 @@ must carry the constructed mark exactly when the adapter says it builds its reco
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from atlas2d.ingest.band_records import BandRecord
-from atlas2d.ingest.records import Record, Rejected
+from atlas2d.ingest.records import Record, Rejected, SourceInfo
 from atlas2d.ingest.samples import bundled
 from atlas2d.ingest.sources.base import CONSTRUCTED_MARK, Adapter, Item
 from atlas2d.ingest.sources.registry import registry
@@ -56,9 +57,7 @@ def _entries(items: list[Item]) -> list[Record]:
 def test_the_registry_holds_atlas2d_sources_and_each_sample_has_its_adapter() -> None:
     sources = registry()
     assert sources.broken == {}
-    assert {"c2db", "2dmatpedia", "2dmatpedia-constructed", "mc2d", "experimental", "optimade", "tight-binding-generated"} <= set(
-        sources.adapters
-    )
+    assert {"c2db", "2dmatpedia", "mc2d", "experimental", "optimade", "tight-binding-generated"} <= set(sources.adapters)
     assert set(SAMPLES) <= set(sources.adapters)
     assert all(name == adapter.source.name for name, adapter in sources.adapters.items())
 
@@ -103,9 +102,11 @@ def test_constructed_records_carry_the_mark_exactly_when_the_adapter_builds_them
 def test_checked_refuses_what_breaks_the_contract(tmp_path: Path) -> None:
     """The pipeline's view of an adapter: contract breaches become rejections, a reader bug one rejection."""
     real = registry().adapter("2dmatpedia")
-    constructed = registry().adapter("2dmatpedia-constructed")
-    marked = SAMPLES["2dmatpedia-constructed"][0]
+    constructed = Adapter(SourceInfo(name="2dmatpedia-constructed", title="constructed lines"), "test", real.read, constructed=True)
     unmarked = SAMPLES["2dmatpedia"][0]
+    marked = tmp_path / "marked.jsonl"
+    lines = unmarked.read_text().splitlines()
+    marked.write_text("".join(json.dumps({**json.loads(line), CONSTRUCTED_MARK: "built by atlas2d"}) + "\n" for line in lines))
     refused = list(real.checked(real.read(marked), marked.name))
     assert refused and all(isinstance(i, Rejected) and i.reason.startswith("a constructed record is not 2dmatpedia data") for i in refused)
     refused = list(constructed.checked(constructed.read(unmarked), unmarked.name))

@@ -119,6 +119,8 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
             ("materials", summary.materials),
             ("materials with duplicates", summary.duplicate_clusters),
             ("materials across sources", summary.cross_source_clusters),
+            ("entries without a structure linked by rule", summary.linked_without_structure),
+            ("entries without a structure on their own", summary.own_without_structure),
         ],
         title="Deduplication",
     )
@@ -126,6 +128,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:
     from atlas2d.embeddings.structure.explain import explain
+    from atlas2d.ingest.linking import RULE
 
     try:
         found = explain(session, entry_id, tolerance=tolerance)
@@ -133,6 +136,10 @@ def _explain(session: Session, entry_id: int, tolerance: float) -> None:
         fail(str(exc))
     console.print(f"entry {entry_id} is in material {found.material_id} with {len(found.members)} entries")
     print_table(["entry", "source", "source key", "formula"], found.members, title="Members")
+    if found.links:
+        title = "Members without a structure: how they got this material"
+        print_table(["entry", "source", "source key", "rule or reason"], found.links, title=title)
+        console.print(f"linking rule: {RULE}")
     if found.evidence:
         print_table(["entry a", "entry b", "distance (Å)", "rule"], found.evidence, title="Merge evidence")
     else:

@@ -13,8 +13,8 @@ from atlas2d.ingest.samples import bundled
 def demo(ctx: typer.Context) -> None:
     """The main job on the bundled samples, end to end; safe to repeat.
 
-    Creates the store, ingests every bundled sample (C2DB, MC2D, the constructed
-    2DMatPedia-layout file, experimental values, and a spec of generated tight-binding
+    Creates the store, ingests every bundled sample (C2DB, MC2D, real 2DMatPedia
+    records, experimental values, and a spec of generated tight-binding
     band structures, since no bundled source has bands), fingerprints the band
     structures, merges duplicate entries into materials and lists those that span
     sources, builds the knowledge graph and checks it against the SHACL shapes, then

@@ -11,6 +11,8 @@ import typer
 
 from atlas2d.api.console import console, errors, fail, print_table
 from atlas2d.api.store_access import open_store, settings_of, store_errors
+from atlas2d.ingest.sources.registry import registry
+from atlas2d.ingest.unmapped import unmapped_fields
 from atlas2d.schema.migrate import upgrade
 from atlas2d.schema.readonly import DEFAULT_TIMEOUT_S, QueryRefused, run_readonly, sql_url
 from atlas2d.schema.status import store_status
@@ -28,11 +30,17 @@ def init(ctx: typer.Context) -> None:
         console.print(f"database migrated {before or 'empty'} -> {after} at {where}")
 
 
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    unmapped: Annotated[
+        bool, typer.Option("--unmapped", help="Also list the raw fields of stored records that no adapter maps to a value.")
+    ] = False,
+) -> None:
     """Show row counts per table, and entries and quarantined records per source."""
     with open_store(settings_of(ctx)) as session:
         where = session.get_bind().url.render_as_string(hide_password=True)
         found = store_status(session.connection())
+        report = unmapped_fields(session, registry()) if unmapped else None
     console.print(f"store: {where}")
     print_table(["table", "rows"], found.tables, title="Tables")
     print_table(
@@ -40,6 +48,14 @@ def status(ctx: typer.Context) -> None:
         [(s.name, s.version, s.entries, s.quarantined) for s in found.sources],
         title="Sources",
     )
+    if report is not None:
+        print_table(
+            ["source", "raw field", "entries"],
+            [(f.source, f.field, f.entries) for f in report.fields],
+            title="Raw fields no adapter maps (kept in entry.raw)",
+        )
+        if report.undeclared:
+            console.print(f"adapters that declare no mapped fields (not checked): {', '.join(report.undeclared)}")
 
 
 def sql(

@@ -3,8 +3,9 @@
 The structures are the real poscar2d monolayers of ``atlas2d.testdata.poscar``; the property
 values are chosen by the tests (not measured or computed), so that questions like "PBE gap
 between 1 and 2 eV with an experimental value" have some materials on each side. The
-experimental records carry no structure, so the store writer attaches them to the material
-of the same reduced formula, as it does for the real experimental sources.
+experimental records carry no structure but their structure's space group, so the store
+writer links them to the material of the same reduced formula and space group
+(``atlas2d.ingest.linking``), as it does for the real experimental sources.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.formulas import reduced_formula
 from atlas2d.ingest.geometry import to_2d_convention
+from atlas2d.ingest.linking import space_group_of
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 
@@ -51,6 +53,7 @@ def seed_graph_store(session: Session) -> dict[str, int]:
             chemical_formula_reduced=reduced_formula(to_2d_convention(structures[i][1]).counts()),
             raw={"formula": reduced_formula(to_2d_convention(structures[i][1]).counts()), "gap": gap},
             values=[Value("band_gap", gap, "eV", "expt:PL", source_field="gap", reference="test value")],
+            space_group=space_group_of(to_2d_convention(structures[i][1])),
         )
         for i, gap in EXPERIMENTAL_GAPS.items()
     ]

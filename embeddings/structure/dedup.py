@@ -10,7 +10,9 @@ quadratic and slow, so dedup works in cheap steps, one module each:
    structures of the same reduced formula, confirmed when the Earth Mover's distance between
    the two PDDs is at most the tolerance;
 3. ``clustering``: confirmed pairs and the curators' ``overrides`` are joined by union-find
-   into clusters, which become materials; each union is written to ``merge_evidence``.
+   into clusters, which become materials; each union is written to ``merge_evidence``;
+4. entries without a structure are linked again by ``atlas2d.ingest.linking.RULE``, since
+   the materials they could join have just changed.
 
 ``explain`` and ``report`` then say why entries share a material. Every run recomputes the
 clusters from the stored invariants (which are cached), so a re-run after an override or a
@@ -30,6 +32,7 @@ from atlas2d.embeddings.structure.candidates import CANDIDATE_NEIGHBOURS, DEFAUL
 from atlas2d.embeddings.structure.clustering import assign_materials, cluster
 from atlas2d.embeddings.structure.explain import report
 from atlas2d.embeddings.structure.overrides import load_overrides
+from atlas2d.ingest.linking import relink
 from atlas2d.schema.models import MergeEvidence, Structure
 
 
@@ -46,6 +49,8 @@ class DedupSummary:
     materials: int = 0
     duplicate_clusters: int = 0
     cross_source_clusters: int = 0
+    linked_without_structure: int = 0
+    own_without_structure: int = 0
 
 
 def run_dedup(
@@ -75,6 +80,8 @@ def run_dedup(
     summary.merges = len(found.evidence)
     summary.refused_by_split = found.refused_by_split
     assign_materials(session, found.clusters)
+    links = relink(session)
+    summary.linked_without_structure, summary.own_without_structure = links.linked, links.own
     session.execute(delete(MergeEvidence))
     if found.evidence:
         session.execute(insert(MergeEvidence), found.evidence)

@@ -41,6 +41,8 @@ class Explanation:
     evidence: list[tuple[int, int, float | None, str]] = field(default_factory=list)
     overrides: list[tuple[int, int, str, str | None]] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    links: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """Members without a structure: (entry, source, source key, how ``atlas2d.ingest.linking`` gave them the material)."""
 
 
 @dataclass
@@ -68,6 +70,15 @@ def explain(session: Session, entry_id: int, neighbours: int = 5, tolerance: flo
     ) if material_id is not None else []
     result.members = [tuple(m) for m in members]
     ids = [m[0] for m in result.members] or [entry_id]
+    result.links = [
+        tuple(row)
+        for row in session.execute(
+            select(Entry.id, Source.name, Entry.source_key, Entry.material_link)
+            .join(Source)
+            .where(Entry.id.in_(ids), Entry.material_link.is_not(None))
+            .order_by(Entry.id)
+        )
+    ]
     result.evidence = [
         tuple(row)
         for row in session.execute(
@@ -136,11 +147,14 @@ def _near_candidates(
 
 
 def report(session: Session, include_same_source: bool = False) -> list[ReportRow]:
-    """Materials with more than one entry from more than one source (or any, with the flag)."""
+    """Materials with more than one entry from more than one source (or any, with the flag).
+
+    Entries without a structure count too: they are in a material by the linking rule
+    (``atlas2d.ingest.linking``), which ``explain`` shows.
+    """
     rows = session.execute(
         select(Entry.material_id, Entry.id, Source.name, Entry.source_key, Entry.chemical_formula_reduced)
         .join(Source)
-        .join(Structure, Structure.entry_id == Entry.id)
         .where(Entry.material_id.is_not(None))
         .order_by(Entry.material_id, Entry.id)
     ).all()

@@ -1,8 +1,8 @@
 """Small real samples of each source, shipped so ``atlas2d demo`` and the tests need no download.
 
 Each folder holds one source's files and a PROVENANCE.md with where they come from and their
-licence. The 2DMatPedia-layout sample is *constructed* and the tight-binding one is a spec of
-generated models (see their PROVENANCE.md).
+licence. Every database record is real; the tight-binding one is a spec of generated models
+(see its PROVENANCE.md).
 """
 
 from __future__ import annotations
@@ -11,18 +11,17 @@ from pathlib import Path
 
 SAMPLES = Path(__file__).parent
 
-BUNDLED: tuple[tuple[str, str], ...] = (
-    ("c2db", "c2db/*.structure.json"),
-    ("mc2d", "mc2d/*.json"),
-    ("2dmatpedia-constructed", "2dmatpedia-constructed/*.jsonl"),
-    ("2dmatpedia", "2dmatpedia/*.jsonl"),
-    ("experimental", "experimental/*.csv"),
-    ("tight-binding-generated", "tight-binding-generated/*.json"),
+BUNDLED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("c2db", ("c2db/*.structure.json", "c2db/*.csv")),
+    ("mc2d", ("mc2d/*.json",)),
+    ("2dmatpedia", ("2dmatpedia/*.jsonl",)),
+    ("experimental", ("experimental/*.csv",)),
+    ("tight-binding-generated", ("tight-binding-generated/*.json",)),
 )
-"""(adapter name, file pattern) in ingest order: computed sources before the measured values
+"""(adapter name, file patterns) in ingest order: computed sources before the measured values
 that link to their materials."""
 
 
 def bundled() -> list[tuple[str, list[Path]]]:
     """The bundled sample files as (adapter name, sorted paths), in ingest order."""
-    return [(source, sorted(SAMPLES.glob(pattern))) for source, pattern in BUNDLED]
+    return [(source, [path for pattern in patterns for path in sorted(SAMPLES.glob(pattern))]) for source, patterns in BUNDLED]

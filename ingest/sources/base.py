@@ -39,6 +39,7 @@ from pathlib import Path
 from atlas2d.ingest.band_records import BandDataError, BandRecord, validate_segments
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.common import dumps
+from atlas2d.ingest.sources.formats import Format, detect
 from atlas2d.ingest.vocabulary import check_method
 
 Item = Record | BandRecord | Rejected
@@ -53,7 +54,7 @@ PAYLOAD_LIMIT = 20000
 
 @dataclass(frozen=True)
 class Adapter:
-    """A source and the reader of its file format."""
+    """A source and the reader of its files (one format, or several told apart by content)."""
 
     source: SourceInfo
     """What the ``source`` table records; ``source.name`` is the name ``atlas2d ingest`` takes."""
@@ -63,11 +64,21 @@ class Adapter:
     """Every record of one file as ``Record``, ``BandRecord`` or ``Rejected``; never raises."""
     constructed: bool = False
     """Whether the records are built by atlas2d rather than read from a published source."""
+    mapped_fields: frozenset[str] | None = None
+    """The raw record's top-level fields ``read`` turns into the entry or a value (``None``: not
+    declared); every other field is kept in ``entry.raw`` and listed by ``atlas2d status --unmapped``."""
+    file_formats: tuple[Format, ...] = ()
+    """For a source published in several formats: the formats ``read`` tells apart by content
+    (``atlas2d.ingest.sources.formats.dispatch``), most specific first. Empty for one format."""
 
     @property
     def name(self) -> str:
         """The source name: the entry-point name and the argument of ``atlas2d ingest``."""
         return self.source.name
+
+    def format_of(self, path: Path) -> str:
+        """The name of the format ``read`` reads ``path`` in (the ingest summary shows it)."""
+        return detect(self.file_formats, path).name if self.file_formats else self.formats
 
     def checked(self, items: Iterator[Item], file_name: str) -> Iterator[Item]:
         """``items`` (what ``read`` yields for the file ``file_name``) with the contract enforced,

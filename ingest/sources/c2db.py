@@ -1,4 +1,7 @@
-"""C2DB: ASE database rows, as ASE JSON (``*.json``) or an ASE SQLite export (``*.db``).
+"""C2DB: ASE database rows, as ASE JSON (``*.json``) or an ASE SQLite export (``*.db``), and the adapter of every C2DB format.
+
+The web-table CSV (``c2db_table``) and per-material downloads (``c2db_download``) are
+recognised by content (``FORMATS``); this module reads the ASE rows.
 
 A row holds ``cell`` (Å, third vector along the vacuum), ``numbers``, Cartesian
 ``positions`` (Å), ``pbc`` and ``energy`` (eV, PBE); a full C2DB export adds key-value pairs
@@ -16,14 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pymatgen.core import Element
-
-from atlas2d.ingest.geometry import layer_from_arrays
 from atlas2d.ingest.harmonize import band_gap_type, number, value
-from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo, Value
+from atlas2d.ingest.sources import c2db_download, c2db_table
+from atlas2d.ingest.sources.ase_rows import structure_of_row
 from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, dumps, structure_record
+from atlas2d.ingest.sources.formats import Format, always, dispatch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
@@ -103,7 +105,7 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     if not isinstance(pairs, dict):
         raise HarmonizationError("key_value_pairs is not an object")
     key = pairs.get("uid") or default_key or row.get("unique_id")
-    structure = _structure(row)
+    structure = structure_of_row(row)
     values: list[Value | None] = [
         value(name, pairs.get(field), method, field) for field, name, method in NUMERIC_PAIRS
     ]
@@ -113,43 +115,17 @@ def _record(row: Any, locator: str, default_key: str | None) -> Record:
     return structure_record(key, structure, row, values, locator, prototype=pairs.get("crystal_type") or None)
 
 
-def _structure(row: dict[str, Any]) -> Layer:
-    for field in ("cell", "numbers", "positions"):
-        if field not in row:
-            raise HarmonizationError(f"row has no {field!r}")
-    cell = _array(row["cell"], "cell")
-    numbers = _array(row["numbers"], "numbers")
-    positions = _array(row["positions"], "positions")
-    if cell.shape != (3, 3):
-        raise HarmonizationError(f"cell has shape {cell.shape}, expected 3x3")
-    if numbers.ndim != 1 or len(numbers) == 0:
-        raise HarmonizationError("structure has no atoms")
-    if positions.shape != (len(numbers), 3):
-        raise HarmonizationError(f"positions have shape {positions.shape} for {len(numbers)} atoms")
-    species = []
-    for z in numbers:
-        if not float(z).is_integer() or not 1 <= int(z) <= 118:
-            raise HarmonizationError(f"unknown element: atomic number {z}")
-        species.append(Element.from_Z(int(z)).symbol)
-    return layer_from_arrays(cell, positions, species, cartesian=True)
+FORMAT = "C2DB ASE database rows"
 
+ROW_FIELDS = frozenset({"cell", "numbers", "positions", "pbc", "energy", "key_value_pairs", "unique_id"})
+"""The fields of an ASE row this reader uses."""
 
-def _array(encoded: Any, field: str) -> np.ndarray:
-    """An ASE JSON array (``{"__ndarray__": [shape, dtype, flat]}``, a cell object or a list)."""
-    if isinstance(encoded, dict) and encoded.get("__ase_objtype__") == "cell":
-        encoded = encoded.get("array")
-    if isinstance(encoded, dict) and "__ndarray__" in encoded:
-        try:
-            shape, _dtype, flat = encoded["__ndarray__"]
-            result = np.array(flat, dtype=float).reshape(shape)
-        except (TypeError, ValueError) as exc:
-            raise HarmonizationError(f"{field} is not a valid ASE array: {exc}") from exc
-        return result
-    try:
-        return np.array(encoded, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise HarmonizationError(f"{field} is not numeric: {exc}") from exc
-
+FORMATS = (
+    Format(c2db_table.FORMAT, c2db_table.looks_like, c2db_table.read),
+    Format(c2db_download.FORMAT, c2db_download.looks_like, c2db_download.read),
+    Format(FORMAT, always, read),
+)
+"""C2DB's formats, most specific first; ASE rows (JSON or SQLite) are the fallback."""
 
 ADAPTER = Adapter(
     SourceInfo(
@@ -160,6 +136,8 @@ ADAPTER = Adapter(
         url="https://c2db.fysik.dtu.dk",
         citation="Haastrup et al., 2D Mater. 5, 042002 (2018); Gjerding et al., 2D Mater. 8, 044002 (2021)",
     ),
-    "ASE JSON database rows (*.json) or an ASE SQLite export (*.db)",
-    read,
+    "ASE JSON database rows (*.json), an ASE SQLite export (*.db), the web-table CSV or per-material downloads",
+    dispatch(FORMATS),
+    mapped_fields=c2db_table.MAPPED_FIELDS | c2db_download.MAPPED_FIELDS | ROW_FIELDS,
+    file_formats=FORMATS,
 )

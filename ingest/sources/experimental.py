@@ -3,8 +3,11 @@
 Columns: ``formula`` (reduced), ``prototype``, ``layers``, ``property`` (an atlas2d
 vocabulary name: ``optical_gap``, ``band_gap``, ``curie_temperature``…), ``value``, ``unit``,
 ``method`` (the technique, stored as ``expt:<technique>``), ``temperature_K``, ``doi``,
-``note``. A row has no structure: the store links it to the computed entries of the same
-reduced formula, so measured and computed values meet on one material. The source key is
+``note``, and optionally ``space_group`` (the number of the monolayer's space group). A row
+has no structure: it joins the material of the computed entries with the same reduced
+formula and space group when exactly one material has them (``atlas2d.ingest.linking``), so
+measured and computed values meet on one material; a row without a space group keeps a
+material of its own. The source key is
 formula, prototype, layers, property, technique and DOI, which together name one
 measurement.
 """
@@ -24,6 +27,9 @@ from atlas2d.ingest.sources.common import attempt, check_storable
 from atlas2d.ingest.vocabulary import experimental_method
 
 COLUMNS = ("formula", "prototype", "layers", "property", "value", "unit", "method", "temperature_K", "doi", "note")
+
+SPACE_GROUP = "space_group"
+"""The optional column that links a row to computed entries."""
 
 
 def read(path: Path) -> Iterator[Record | Rejected]:
@@ -72,10 +78,19 @@ def _record(header: list[str], fields: list[str], locator: str) -> Record:
         reference=f"doi:{row['doi']}" if row["doi"] else None,
     )
     assert measured is not None
+    space_group = number(row.get(SPACE_GROUP), SPACE_GROUP)
+    if space_group is not None and not (space_group.is_integer() and 1 <= space_group <= 230):
+        raise HarmonizationError(f"space_group must be a number from 1 to 230, got {row['space_group']!r}")
     key = "|".join((formula, row["prototype"], str(conditions.get("layers", "")), row["property"], row["method"], row["doi"]))
     check_storable(row)
     return Record(
-        source_key=key, chemical_formula_reduced=formula, raw=row, values=[measured], locator=locator, prototype=row["prototype"] or None
+        source_key=key,
+        chemical_formula_reduced=formula,
+        raw=row,
+        values=[measured],
+        locator=locator,
+        prototype=row["prototype"] or None,
+        space_group=int(space_group) if space_group is not None else None,
     )
 
 
@@ -88,4 +103,5 @@ ADAPTER = Adapter(
     ),
     "CSV of measured values",
     read,
+    mapped_fields=frozenset(COLUMNS) | {SPACE_GROUP},
 )

@@ -1,4 +1,7 @@
-"""MC2D (Materials Cloud 2D crystals, Mounet et al. 2018), version 4 JSON.
+"""MC2D (Materials Cloud 2D crystals, Mounet et al. 2018): the version 4 JSON, and the adapter of every MC2D format.
+
+The current list (campi-v2, ``mc2d_campi``) and the Discover compounds file
+(``mc2d_discover``) are recognised by content (``FORMATS``); this module reads the v4 list.
 
 A JSON list of monolayers: ``cell`` as ``[["a1", x, y, z], …]`` in Å (``a3`` spans the
 vacuum), ``atomic_positions`` as ``[kind, x, y, z, element]`` Cartesian Å (z centred on 0; the
@@ -19,6 +22,7 @@ from typing import Any
 from atlas2d.ingest.geometry import layer_from_arrays
 from atlas2d.ingest.harmonize import value
 from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
+from atlas2d.ingest.sources import mc2d_campi, mc2d_discover
 from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import (
     JSON_ERROR_CONTEXT,
@@ -27,6 +31,7 @@ from atlas2d.ingest.sources.common import (
     iter_json_array,
     structure_record,
 )
+from atlas2d.ingest.sources.formats import Format, always, dispatch
 
 NOT_COMPUTED = "-"
 
@@ -80,6 +85,20 @@ def _known(raw: object) -> object:
     return None if raw == NOT_COMPUTED else raw
 
 
+FORMAT = "MC2D v4 structures.json"
+
+V4_FIELDS = frozenset(
+    {"structure_label", "cell", "atomic_positions", "prototype", "band_gap", "magnetic_state", "tot_magnetization", "be_df2", "be_rvv10"}
+)
+"""The fields of a v4 entry this reader uses."""
+
+FORMATS = (
+    Format(mc2d_discover.FORMAT, mc2d_discover.looks_like, mc2d_discover.read),
+    Format(mc2d_campi.FORMAT, mc2d_campi.looks_like, mc2d_campi.read),
+    Format(FORMAT, always, read),
+)
+"""MC2D's formats, most specific first; the v4 structure list is the fallback."""
+
 ADAPTER = Adapter(
     SourceInfo(
         name="mc2d",
@@ -89,6 +108,8 @@ ADAPTER = Adapter(
         url="https://www.materialscloud.org/discover/mc2d",
         citation="N. Mounet et al., Nat. Nanotechnol. 13, 246 (2018)",
     ),
-    "MC2D v4 structures JSON list",
-    read,
+    "MC2D v4 structures JSON list, the campi-v2 structure_2d.json or the Discover compounds file",
+    dispatch(FORMATS),
+    mapped_fields=mc2d_campi.MAPPED_FIELDS | mc2d_discover.MAPPED_FIELDS | V4_FIELDS,
+    file_formats=FORMATS,
 )

@@ -6,13 +6,9 @@ Published layout: ``material_id`` (``2dm-<n>``), ``formula_pretty``, ``structure
 ``total_magnetization`` (μB), ``source_id`` and ``discovery_process``. Missing optional
 fields are unknown, not zero.
 
-No real 2DMatPedia record was available to this project at first, so the bundled sample is
-*constructed*: real poscar2d structures written in this layout without properties, each line
-marked with ``base.CONSTRUCTED_MARK``. The same reader serves both adapters: ``ADAPTER`` for real
-2DMatPedia lines and ``CONSTRUCTED_ADAPTER`` (source ``2dmatpedia-constructed``) for marked
-ones; the ingest refuses a marked line under ``2dmatpedia`` and an unmarked one under the
-constructed source (``atlas2d.ingest.sources.base.Adapter.checked``), so constructed records
-can never pass as 2DMatPedia data.
+The source key is ``material_id``; ``sg_number`` is kept as the record's space group. A
+constructed line (one carrying ``base.CONSTRUCTED_MARK``, as an earlier atlas2d wrote before
+real records were bundled) is refused by ``Adapter.checked``: it is not 2DMatPedia data.
 """
 
 from __future__ import annotations
@@ -24,23 +20,31 @@ from typing import Any
 import orjson
 
 from atlas2d.ingest.geometry import layer_from_arrays
-from atlas2d.ingest.harmonize import value
+from atlas2d.ingest.harmonize import number, value
 from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import attempt, structure_record
+
+IDENTITY_FIELDS = frozenset(
+    {"material_id", "structure", "formula_pretty", "formula_reduced_abc", "formula_anonymous", "elements", "nelements", "chemsys"}
+)
+"""Fields that make the entry itself (key, structure, formula) rather than a property."""
 
 PROPERTIES: tuple[tuple[str, str, str], ...] = (
     ("bandgap", "band_gap", "PBE"),
     ("decomposition_energy", "decomposition_energy", "PBE"),
     ("exfoliation_energy_per_atom", "exfoliation_energy", "optB88-vdW"),
     ("energy_per_atom", "energy_per_atom", "PBE"),
+    ("energy_vdw_per_atom", "energy_per_atom", "optB88-vdW"),
+    ("energy", "total_energy", "PBE"),
+    ("energy_vdw", "total_energy", "optB88-vdW"),
     ("total_magnetization", "magnetic_moment", "PBE"),
 )
 """2DMatPedia field -> (atlas2d property, method)."""
 
 
 def read(path: Path) -> Iterator[Record | Rejected]:
-    """Every line of one JSON-lines file; blank lines are skipped."""
+    """Every line of one JSON-lines file; a broken or constructed line is refused with a reason."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -57,7 +61,10 @@ def _record(line: str, locator: str) -> Record:
     if not isinstance(item, dict):
         raise HarmonizationError(f"a line is a JSON object, got {type(item).__name__}")
     values = [value(name, item.get(field), method, field) for field, name, method in PROPERTIES]
-    return structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
+    record = structure_record(item.get("material_id"), _structure(item.get("structure")), item, values, locator, strict_json=True)
+    space_group = number(item.get("sg_number"), "sg_number")
+    record.space_group = int(space_group) if space_group is not None else None
+    return record
 
 
 def _structure(data: Any) -> Layer:
@@ -92,19 +99,7 @@ ADAPTER = Adapter(
         url="http://www.2dmatpedia.org",
         citation="J. Zhou et al., Sci. Data 6, 86 (2019)",
     ),
-    "JSON lines, pymatgen structure dicts",
+    "2DMatPedia db.json lines (JSON lines, pymatgen structure dicts)",
     read,
-)
-
-CONSTRUCTED_ADAPTER = Adapter(
-    SourceInfo(
-        name="2dmatpedia-constructed",
-        title="CONSTRUCTED records in 2DMatPedia's JSON-lines layout from real poscar2d structures (not 2DMatPedia data, no properties)",
-        version="atlas2d generator 1 (ingest/samples/2dmatpedia-constructed/generate.py)",
-        license="structures: CC BY 4.0 (2DMatPedia, presumed origin of the poscar2d archive)",
-        url="https://github.com/lalaheihaihei/catalyticLAM",
-    ),
-    "the constructed sample in 2DMatPedia's layout (lines marked _atlas2d_constructed)",
-    read,
-    constructed=True,
+    mapped_fields=IDENTITY_FIELDS | {"sg_number"} | {field for field, _, _ in PROPERTIES},
 )

@@ -1,0 +1,115 @@
+"""Read band-structure files named by an index CSV and attach each to its entry.
+
+Columns: ``file`` (relative to the index), ``source``, ``source_id`` (the entry the bands
+belong to), ``method``, ``code``; every other column is kept as provenance
+(``bands-gpaw/index.csv`` is one). A row whose file cannot be read, or whose entry is not in
+the store, goes to quarantine with the reason; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from atlas2d.ingest.band_records import BandDataError, BandRecord, Segment
+from atlas2d.ingest.band_store import BandWriteCounts, write_bands
+from atlas2d.ingest.bandfiles import ase_json, vasp
+from atlas2d.ingest.records import HarmonizationError, Record, Rejected
+from atlas2d.ingest.store import quarantine
+from atlas2d.ingest.vocabulary import check_method
+from atlas2d.schema.models import Entry, Source
+
+REQUIRED = ("file", "source", "source_id", "method", "code")
+QUARANTINE_SOURCE = "bands"
+
+Reader = Callable[[Path], tuple[float | None, list[Segment], dict[str, object]]]
+
+
+@dataclass
+class BandIngestSummary:
+    """What one ``atlas2d ingest bands`` run did."""
+
+    rows: int = 0
+    bands: BandWriteCounts = field(default_factory=BandWriteCounts)
+    quarantined: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def reader_for(path: Path) -> tuple[str, Reader]:
+    """The format and reader of one band-structure file, recognised from its name and content."""
+    if vasp.looks_like_eigenval(path):
+        return vasp.FORMAT_EIGENVAL, vasp.read_eigenval
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        head = handle.read(4096)
+    if vasp.looks_like_vasprun(head):
+        return vasp.FORMAT_VASPRUN, vasp.read_vasprun
+    if ase_json.looks_like(head):
+        return ase_json.FORMAT, ase_json.read
+    raise BandDataError("not a band-structure format atlas2d reads (vasprun.xml, EIGENVAL, ASE band-structure JSON)")
+
+
+def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None = None) -> BandIngestSummary:
+    """Every row of one index CSV, each file read and attached (one transaction per row)."""
+    summary = BandIngestSummary()
+    with index.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or any(c not in rows[0] for c in REQUIRED):
+        raise BandDataError(f"{index.name}: an index CSV needs the columns {', '.join(REQUIRED)}")
+    for number, row in enumerate(rows, start=2):
+        summary.rows += 1
+        locator = f"{index.name}:{number}"
+        with Session(engine) as session, session.begin():
+            result = _attach(session, index.parent, row, locator, summary)
+            if isinstance(result, Rejected):
+                summary.quarantined += quarantine(session, QUARANTINE_SOURCE, index.name, [result])
+                reason = result.reason.split(":")[0]
+                summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
+        if on_row is not None:
+            on_row()
+    return summary
+
+
+def _attach(session: Session, folder: Path, row: dict[str, str], locator: str, summary: BandIngestSummary) -> Rejected | None:
+    payload = ",".join(row.values())
+    try:
+        check_method(row["method"])
+    except HarmonizationError as exc:
+        return Rejected(locator, str(exc), payload)
+    entry_id = session.execute(
+        select(Entry.id).join(Source).where(Source.name == row["source"], Entry.source_key == row["source_id"])
+    ).scalar_one_or_none()
+    if entry_id is None:
+        return Rejected(locator, f"no entry {row['source']}:{row['source_id']} in the store (ingest the source first)", payload)
+    path = folder / row["file"]
+    try:
+        if not path.is_file():
+            raise BandDataError(f"file not found: {row['file']}")
+        form, read = reader_for(path)
+        fermi, segments, facts = read(path)
+    except (BandDataError, OSError) as exc:
+        return Rejected(locator, f"unreadable band file: {exc}", payload)
+    summary.formats[form] = summary.formats.get(form, 0) + 1
+    provenance = {"file": row["file"], "format": form, **facts, **{k: v for k, v in row.items() if k not in ("file", "source_id")}}
+    target = Record(source_key=row["source_id"], chemical_formula_reduced="", raw={})
+    record = BandRecord(entry=target, method=row["method"], fermi_level=fermi, segments=segments, provenance=provenance)
+    write_bands(session, entry_id, record, summary.bands)
+    return None
+
+
+def index_files(paths: list[Path]) -> list[Path]:
+    """The index CSVs ``paths`` name (a folder means its ``index.csv``); ``BandDataError`` for a missing or non-CSV one."""
+    indexes = []
+    for path in paths:
+        candidate = path / "index.csv" if path.is_dir() else path
+        if candidate.suffix.lower() != ".csv":
+            raise BandDataError(f"{path}: give an index CSV (columns {', '.join(REQUIRED)})")
+        if not candidate.is_file():
+            raise BandDataError(f"no such index CSV: {candidate}")
+        indexes.append(candidate)
+    return indexes
