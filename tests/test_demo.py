@@ -18,7 +18,9 @@ def test_demo_runs_on_the_embedded_server_and_a_rerun_adds_nothing(tmp_path: Pat
     engine = make_engine(start_embedded(tmp_path / "pgdata"))
     with engine.connect() as conn:
         per_source = dict(conn.execute(select(Source.name, func.count(Entry.id)).join(Entry).group_by(Source.name)).all())
-        fingerprinted = conn.execute(select(func.count()).select_from(BandStructure).where(BandStructure.fingerprint.is_not(None))).scalar_one()
+        fingerprinted = conn.execute(
+            select(func.count()).select_from(BandStructure).where(BandStructure.fingerprint.is_not(None))
+        ).scalar_one()
         quarantined = conn.execute(select(func.count()).select_from(Quarantine)).scalar_one()
         measured_with_computed = conn.execute(
             select(func.count(func.distinct(Entry.material_id)))

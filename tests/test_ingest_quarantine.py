@@ -290,7 +290,10 @@ def test_reasons_name_what_is_wrong(store_url: str, tmp_path: Path) -> None:
     with Session(engine) as session:
         reasons = set(session.execute(select(Quarantine.reason)).scalars())
     engine.dispose()
-    for expected in ("structure has no atoms", "overlapping atoms", "NaN", "unknown element", "band_gap is not a number", "band_gap is negative"):
+    expected_reasons = (
+        "structure has no atoms", "overlapping atoms", "NaN", "unknown element", "band_gap is not a number", "band_gap is negative"
+    )
+    for expected in expected_reasons:
         assert any(expected in reason for reason in reasons), expected
 
 

@@ -33,7 +33,8 @@ SNAPSHOT = text(
     SELECT (SELECT count(*) FROM entry), (SELECT count(*) FROM structure), (SELECT count(*) FROM property),
            (SELECT count(*) FROM material), (SELECT count(*) FROM quarantine), (SELECT count(*) FROM entry_revision),
            (SELECT md5(string_agg(e.raw_sha256 || e.revision || e.material_id, ',' ORDER BY e.id)) FROM entry e),
-           (SELECT md5(string_agg(s.entry_id || s.lattice_vectors::text || s.cartesian_site_positions::text, ',' ORDER BY s.entry_id)) FROM structure s),
+           (SELECT md5(string_agg(s.entry_id || s.lattice_vectors::text || s.cartesian_site_positions::text, ','
+                                  ORDER BY s.entry_id)) FROM structure s),
            (SELECT md5(string_agg(p.entry_id || p.name || coalesce(p.value::text, p.value_text), ',' ORDER BY p.id)) FROM property p),
            (SELECT max(updated_at) FROM entry)
     """

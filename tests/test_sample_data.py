@@ -8,4 +8,5 @@ def test_seed(session):
     items = poscar_structures(30)
     assert len(items) == 30
     keys = seed_store(session, [structure_record(k, s) for k, s in items])
+    assert keys == [k for k, _ in items]
     assert session.scalar(select(func.count()).select_from(Structure)) == 30

@@ -23,9 +23,12 @@ def federate(
 ) -> None:
     """Query several OPTIMADE providers at once and merge their hits.
 
-    Hits count as the same material when reduced formula, periodicity and cell size per site (area for layers, volume for bulk; 3% tolerance) agree. Each row lists the providers and ids that hold it.
+    Hits count as the same material when reduced formula, periodicity and cell size per site
+    (area for layers, volume for bulk; 3% tolerance) agree. Each row lists the providers and
+    ids that hold it.
 
-    Providers that fail are reported; the others still answer. Example: atlas2d federate 'elements HAS ALL "Mo","S"' -p http://127.0.0.1:5000 -p http://127.0.0.1:5001 --output hits.json
+    Providers that fail are reported; the others still answer. Example:
+    atlas2d federate 'elements HAS ALL "Mo","S"' -p http://127.0.0.1:5000 -p http://127.0.0.1:5001 --output hits.json
     """
     from atlas2d.api.optimade.federation import merge, search
     from atlas2d.api.optimade.filter import FilterError, parse

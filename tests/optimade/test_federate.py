@@ -47,7 +47,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def test_federate_merges_three_providers(atlas2d, server: str, store: Store, mirror: tuple[str, list[str]], reference: str, tmp_path: Path) -> None:
+def test_federate_merges_three_providers(
+    atlas2d, server: str, store: Store, mirror: tuple[str, list[str]], reference: str, tmp_path: Path
+) -> None:
     output = tmp_path / "hits.json"
     result = atlas2d("federate", FILTER, "--providers", server, "--providers", mirror[0], "--providers", reference, "--output", str(output))
     assert result.returncode == 0, result.stderr

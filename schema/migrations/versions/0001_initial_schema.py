@@ -1,7 +1,7 @@
 """Initial schema: the harmonized store, its views and the read-only role.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 06:33:58.516553
 """
 
