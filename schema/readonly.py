@@ -74,6 +74,8 @@ def run_readonly(query: str, *, url: str, limit: int, timeout_s: float = DEFAULT
         if "statement timeout" in str(exc):
             raise QueryRefused(f"the statement ran longer than the {timeout_s:g} s timeout (--timeout) and was cancelled") from None
         raise QueryRefused(f"query refused: {_first_line(exc)}") from None
+    except psycopg.OperationalError:
+        raise  # the connection, not the statement: the caller describes it like any store error
     except psycopg.Error as exc:
         raise QueryRefused(f"query refused: {_first_line(exc)}") from None
 
