@@ -21,11 +21,13 @@ from atlas2d.embeddings.structure.invariants import (
     K_PER_ELEMENT,
     PDD,
     Motif,
+    invariants_of_cells,
     invariants_of_motifs,
     neighbour_distances,
     pdd_distance,
     torch_neighbour_search,
 )
+from atlas2d.ingest.harmonize import to_2d_convention
 from atlas2d.schema.models import AMD_K
 from atlas2d.testdata.labelled import build, permuted, supercell
 from atlas2d.testdata.poscar import poscar_structures
@@ -164,3 +166,33 @@ def test_empty_batch_and_bad_counts() -> None:
     assert neighbour_distances([], AMD_K, K_PER_ELEMENT) == []
     with pytest.raises(ValueError, match="positive"):
         neighbour_distances([Motif.from_structure(POSCAR[0])], AMD_K, 0, "cpu")
+
+
+def test_packed_cells_give_the_invariants_of_their_motifs(labelled: list[Structure]) -> None:
+    """``invariants_of_cells`` (what dedup reads from the store) reduces and searches the same cells as ``Motif``."""
+    layers = [to_2d_convention(s) for s in POSCAR[:10] + labelled[:40]]
+    offsets = np.cumsum([0] + [len(layer.species) for layer in layers])
+    packed = invariants_of_cells(
+        np.stack([layer.lattice for layer in layers]),
+        np.concatenate([layer.positions for layer in layers]),
+        offsets,
+        [symbol for layer in layers for symbol in layer.species],
+        device="cpu",
+    )
+    motifs = invariants_of_motifs([Motif.from_arrays(layer.lattice, layer.positions, layer.species) for layer in layers], device="cpu")
+    for found, expected in zip(packed, motifs, strict=True):
+        np.testing.assert_allclose(found.amd, expected.amd, rtol=0, atol=1e-9)
+        assert found.pdd.species == expected.pdd.species
+        assert pdd_distance(found.pdd, expected.pdd) <= 1e-9
+
+
+def test_packed_cells_refuse_inconsistent_arrays() -> None:
+    layer = to_2d_convention(POSCAR[0])
+    lattices, positions, species = layer.lattice[None], layer.positions, list(layer.species)
+    with pytest.raises(ValueError, match="offsets"):
+        invariants_of_cells(lattices, positions, [0, len(species) - 1], species)
+    with pytest.raises(ValueError, match="one species each"):
+        invariants_of_cells(lattices, positions, [0, len(species)], species[:-1])
+    with pytest.raises(ValueError, match="at least one atom"):
+        invariants_of_cells(np.stack([layer.lattice, layer.lattice]), positions, [0, 0, len(species)], species)
+    assert invariants_of_cells(np.zeros((0, 3, 3)), np.zeros((0, 3)), [0], []) == []

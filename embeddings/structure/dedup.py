@@ -20,9 +20,11 @@ invariants (which are cached), so a re-run after an override or a tolerance chan
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import ColumnElement, cast, delete, func, insert, select, text, update
@@ -34,9 +36,9 @@ from atlas2d.embeddings.structure.invariants import (
     INVARIANTS_VERSION,
     K_PER_ELEMENT,
     PDD,
-    Motif,
+    Invariants,
     emd_lower_bound,
-    invariants_of_motifs,
+    invariants_of_cells,
     pdd_distance,
 )
 from atlas2d.schema.fetch import binary_results, fetched
@@ -216,31 +218,82 @@ def compute_missing_invariants(
             rows = session.execute(
                 select(
                     Structure.entry_id,
-                    fetched(Structure.lattice_vectors),
-                    fetched(Structure.cartesian_site_positions),
+                    func.array_send(Structure.lattice_vectors),
+                    func.array_send(Structure.cartesian_site_positions),
                     fetched(Structure.species_at_sites),
                 ).where(Structure.entry_id.in_(chunk))
             ).all()
-        motifs = [Motif.from_arrays(np.array(r[1]), np.array(r[2]), r[3]) for r in rows]
-        found = invariants_of_motifs(motifs, device=device)
-        session.execute(
-            update(Structure),
-            [
-                {
-                    "entry_id": row[0],
-                    "amd": inv.amd.astype(np.float32),
-                    "pdd": inv.pdd.to_bytes(),
-                    "invariants_version": INVARIANTS_VERSION,
-                }
-                for row, inv in zip(rows, found, strict=True)
-            ],
+        entry_ids, lattices, positions, species = zip(*rows, strict=True)
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in species], out=offsets[1:])
+        found = invariants_of_cells(
+            _float_items(lattices).reshape(-1, 3, 3),
+            _float_items(positions).reshape(-1, 3),
+            offsets,
+            list(chain.from_iterable(species)),
+            device=device,
         )
+        _write_invariants(session, entry_ids, found)
         session.commit()
         if on_batch is not None:
             on_batch(len(chunk))
     session.execute(CreateIndex(_AMD_INDEX, if_not_exists=True))
     session.commit()
     return len(ids)
+
+
+_ARRAY_ITEM = np.dtype([("length", ">i4"), ("value", ">f8")])
+"""One item of a float8[] in PostgreSQL's binary form: its byte length, then its value."""
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""The signature, flags and header extension length that open a binary COPY stream."""
+
+
+def _float_items(blobs: Sequence[bytes]) -> np.ndarray:
+    """The items of float8[] values sent in binary (``array_send``), all arrays one after the other, flat.
+
+    psycopg turns a binary float array into nested lists of Python floats, which took longer
+    than computing the invariants; here the arrays' headers are cut out of the joined bytes
+    and the rest read as (length, big-endian value) pairs. All arrays must have the same
+    number of dimensions and no NULL items (so every header has the same size).
+    """
+    joined = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    heads = (np.cumsum(lengths) - lengths)[:, None] + np.arange(12 + 8 * int.from_bytes(blobs[0][:4], "big"))
+    if np.any(joined[heads[:, :4]] != joined[heads[0, :4]]) or joined[heads[:, 4:8]].any():
+        raise ValueError("stored float arrays differ in dimensions or hold NULL items")
+    keep = np.ones(len(joined), dtype=bool)
+    keep[heads] = False
+    return joined[keep].view(_ARRAY_ITEM)["value"].astype(float)
+
+
+def _write_invariants(session: Session, entry_ids: Sequence[int], found: Sequence[Invariants]) -> None:
+    """Store AMDs, PDDs and the invariants version: one binary COPY into a temporary table, one UPDATE.
+
+    An executemany UPDATE formatted each AMD as pgvector text and ran one statement per
+    structure; the binary stream carries each AMD as pgvector's binary form (dimension,
+    unused, big-endian float4s) and each PDD as its bytes.
+    """
+    amds = np.stack([inv.amd for inv in found]).astype(">f4")
+    vector_head = struct.pack("!ihh", 4 + 4 * amds.shape[1], amds.shape[1], 0)
+    parts = [_COPY_HEADER]
+    for entry_id, amd, inv in zip(entry_ids, amds, found, strict=True):
+        pdd = inv.pdd.to_bytes()
+        parts += [struct.pack("!hiq", 3, 8, entry_id), vector_head, amd.tobytes(), struct.pack("!i", len(pdd)), pdd]
+    parts.append(struct.pack("!h", -1))
+    session.execute(
+        text(f"CREATE TEMPORARY TABLE new_invariants (entry_id bigint, amd vector({amds.shape[1]}), pdd bytea) ON COMMIT DROP")
+    )
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy("COPY new_invariants FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(b"".join(parts))
+    session.execute(
+        text(
+            "UPDATE structure AS s SET amd = n.amd, pdd = n.pdd, invariants_version = :version"
+            " FROM new_invariants AS n WHERE s.entry_id = n.entry_id"
+        ),
+        {"version": INVARIANTS_VERSION},
+    )
 
 
 def count_missing_invariants(session: Session) -> int:

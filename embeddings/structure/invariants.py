@@ -34,7 +34,14 @@ import orjson
 from pymatgen.core import Structure
 
 from atlas2d.embeddings.device import resolve_device
-from atlas2d.embeddings.structure.kernels import GROWTH, RADIUS_MARGIN, collapse_rows, local_kinds, neighbour_search
+from atlas2d.embeddings.structure.kernels import (
+    GROWTH,
+    RADIUS_MARGIN,
+    collapse_rows,
+    local_kinds,
+    neighbour_search,
+    reduce_cells,
+)
 from atlas2d.ingest.harmonize import to_2d_convention
 from atlas2d.schema.models import AMD_K
 
@@ -142,14 +149,12 @@ class Motif:
 
     @classmethod
     def from_arrays(cls, lattice: np.ndarray, positions: np.ndarray, species: Sequence[str]) -> Motif:
-        """From a stored ``structure`` row (already in the atlas2d 2D convention)."""
-        a, b = _gauss_reduce(np.asarray(lattice, dtype=float)[:2, :2])
-        plane = np.array([[a[0], a[1], 0.0], [b[0], b[1], 0.0]])
-        cart = np.asarray(positions, dtype=float).reshape(-1, 3).copy()
-        frac = np.linalg.solve(plane[:, :2].T, cart[:, :2].T).T
-        frac -= np.floor(frac)
-        cart[:, :2] = frac @ plane[:, :2]
-        return cls(lattice=plane, positions=cart, species=tuple(species))
+        """From a stored ``structure`` row (already in the atlas2d 2D convention): the plane cell
+        Lagrange-Gauss reduced (the two shortest independent vectors) and the atoms moved into it."""
+        cart = np.ascontiguousarray(np.asarray(positions, dtype=float).reshape(-1, 3))
+        plane = np.ascontiguousarray(np.asarray(lattice, dtype=float)[None, :2, :2])
+        reduced, wrapped = reduce_cells(plane, cart, np.array([0, len(cart)], dtype=np.int64))
+        return cls(lattice=_plane(reduced[0]), positions=wrapped, species=tuple(species))
 
 
 def invariants(
@@ -177,12 +182,47 @@ def invariants_of_motifs(
     k_element: int = K_PER_ELEMENT,
     device: str | torch.device = "auto",
 ) -> list[Invariants]:
-    """Invariants of already harmonized motifs (what ``atlas2d.embeddings.structure.dedup`` reads from the store)."""
+    """Invariants of already harmonized motifs."""
     _check_counts(k, k_element)
     if not motifs:
         return []
-    batch = _Batch.of(motifs)
-    blind, resolved = _search(batch, motifs, k, k_element, device)
+    return _invariants(_Batch.of(motifs), k, k_element, device)
+
+
+def invariants_of_cells(
+    lattices: np.ndarray,
+    positions: np.ndarray,
+    offsets: np.ndarray,
+    species: Sequence[str],
+    k: int = AMD_K,
+    k_element: int = K_PER_ELEMENT,
+    device: str | torch.device = "auto",
+) -> list[Invariants]:
+    """Invariants of stored cells packed into flat arrays: what ``atlas2d.embeddings.structure.dedup``
+    reads from the store, reduced and searched without a Python step per structure.
+
+    ``lattices`` (n × 2 or 3 × 2 or 3): in-plane vectors first, in the atlas2d 2D convention
+    (Å); ``positions`` (atoms × 3, Cartesian Å) and ``species`` (one symbol per atom) of all
+    cells one after the other; ``offsets`` (n + 1): where each cell's atoms start, then
+    the number of atoms.
+    """
+    _check_counts(k, k_element)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    positions = np.ascontiguousarray(np.asarray(positions, dtype=float).reshape(-1, 3))
+    lattices = np.asarray(lattices, dtype=float)
+    if len(offsets) != len(lattices) + 1 or offsets[0] != 0 or offsets[-1] != len(positions) or len(species) != len(positions):
+        raise ValueError(f"{len(lattices)} cells need {len(lattices) + 1} offsets from 0 to the {len(positions)} atoms, one species each")
+    if np.any(np.diff(offsets) < 1):
+        raise ValueError("every cell needs at least one atom")
+    if not len(lattices):
+        return []
+    reduced, wrapped = reduce_cells(np.ascontiguousarray(lattices[:, :2, :2]), positions, offsets)
+    return _invariants(_Batch.pack(reduced, wrapped, offsets, species), k, k_element, device)
+
+
+def _invariants(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> list[Invariants]:
+    """Search, average and merge a packed batch; one ``Invariants`` per motif."""
+    blind, resolved = _search(batch, k, k_element, device)
     amds = np.add.reduceat(blind, batch.offsets[:-1], axis=0) / np.diff(batch.offsets)[:, None]
     rows, counts, row_kinds, n_rows = collapse_rows(
         resolved, batch.offsets, batch.kinds, batch.n_kinds, k_element, COLLAPSE_TOLERANCE
@@ -214,7 +254,7 @@ def neighbour_distances(
     if not motifs:
         return []
     batch = _Batch.of(motifs)
-    blind, resolved = _search(batch, motifs, k, k_element, device)
+    blind, resolved = _search(batch, k, k_element, device)
     return [
         (blind[start:end], resolved[start:end, : k_element * len(elements)])
         for start, end, elements in zip(batch.offsets[:-1], batch.offsets[1:], batch.elements, strict=True)
@@ -272,23 +312,22 @@ def _check_counts(k: int, k_element: int) -> None:
         raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
 
 
-def _search(
-    batch: _Batch, motifs: Sequence[Motif], k: int, k_element: int, device: str | torch.device
-) -> tuple[np.ndarray, np.ndarray]:
+def _search(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Packed neighbour distances (atoms × k, atoms × k_element · elements): compiled on the CPU, torch elsewhere."""
     target = resolve_device(device)
     if target.type == "cpu":
         return neighbour_search(batch.lattices, batch.positions, batch.offsets, batch.kinds, batch.n_kinds, k, k_element)
-    return torch_neighbour_search(motifs, k, k_element, target)
+    return torch_neighbour_search(batch.motifs(), k, k_element, target)
 
 
 @dataclass(frozen=True)
 class _Batch:
-    """Motifs packed into flat arrays for the kernels: atoms of all motifs in one array, ``offsets`` between them."""
+    """Reduced motifs packed into flat arrays for the kernels: atoms of all motifs in one array, ``offsets`` between them."""
 
     lattices: np.ndarray
     positions: np.ndarray
     offsets: np.ndarray
+    species: Sequence[str]
     kinds: np.ndarray
     n_kinds: np.ndarray
     elements: list[tuple[str, ...]]
@@ -297,16 +336,42 @@ class _Batch:
     def of(cls, motifs: Sequence[Motif]) -> _Batch:
         offsets = np.zeros(len(motifs) + 1, dtype=np.int64)
         np.cumsum([len(m.species) for m in motifs], out=offsets[1:])
-        names, codes = np.unique(np.array(list(chain.from_iterable(m.species for m in motifs))), return_inverse=True)
+        return cls.pack(
+            np.stack([m.lattice[:2, :2] for m in motifs]),
+            np.concatenate([m.positions for m in motifs]),
+            offsets,
+            list(chain.from_iterable(m.species for m in motifs)),
+        )
+
+    @classmethod
+    def pack(cls, lattices: np.ndarray, positions: np.ndarray, offsets: np.ndarray, species: Sequence[str]) -> _Batch:
+        """From reduced lattices (n × 2 × 2) and wrapped positions: element ranks and lists per motif."""
+        names, codes = np.unique(np.asarray(species), return_inverse=True)
         kinds, n_kinds = local_kinds(codes.astype(np.int64), offsets, len(names))
+        present = np.zeros((len(offsets) - 1, len(names)), dtype=bool)
+        present[np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)), codes] = True
+        symbols = names.tolist()
         return cls(
-            lattices=np.ascontiguousarray(np.stack([m.lattice[:2, :2] for m in motifs])),
-            positions=np.ascontiguousarray(np.concatenate([m.positions for m in motifs])),
+            lattices=np.ascontiguousarray(lattices, dtype=float),
+            positions=np.ascontiguousarray(positions, dtype=float),
             offsets=offsets,
+            species=species,
             kinds=kinds,
             n_kinds=n_kinds,
-            elements=[tuple(sorted(set(m.species))) for m in motifs],
+            elements=[tuple(symbols[c] for c in np.flatnonzero(row)) for row in present],
         )
+
+    def motifs(self) -> list[Motif]:
+        """The batch as ``Motif`` objects (what the torch search takes)."""
+        return [
+            Motif(lattice=_plane(self.lattices[b]), positions=self.positions[start:end], species=tuple(self.species[start:end]))
+            for b, (start, end) in enumerate(zip(self.offsets[:-1], self.offsets[1:], strict=True))
+        ]
+
+
+def _plane(reduced: np.ndarray) -> np.ndarray:
+    """A reduced 2 × 2 in-plane basis as the 2 × 3 ``Motif.lattice``."""
+    return np.hstack([reduced, np.zeros((2, 1))])
 
 
 @dataclass(frozen=True)
@@ -398,20 +463,6 @@ def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> floa
     if solution.status != 0:
         raise RuntimeError(f"EMD linear program failed: {solution.message}")
     return float(solution.fun)
-
-
-def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lagrange-Gauss reduction of a 2D lattice basis: the two shortest independent vectors."""
-    a, b = basis[0].copy(), basis[1].copy()
-    if a @ a > b @ b:
-        a, b = b, a
-    for _ in range(1000):
-        mu = round(float(a @ b) / float(a @ a))
-        b = b - mu * a
-        if b @ b >= a @ a:
-            return a, b
-        a, b = b, a
-    return a, b
 
 
 def _centre(motif: Motif) -> np.ndarray:
