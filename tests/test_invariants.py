@@ -153,15 +153,43 @@ def test_bad_inputs_are_refused() -> None:
         invariants([flat])
 
 
-def test_emd_assignment_matches_the_linear_program() -> None:
-    from atlas2d.embeddings.structure.invariants import (
-        _transport_linprog,
-        earth_movers_distance,
-    )
+def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
+    """The transport problem as a linear program (HiGHS): the reference for the compiled solver."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    m, n = cost.shape
+    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
+    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
+    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
+    balance = np.concatenate([wa, wb])
+    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
+    assert solution.status == 0, solution.message
+    return float(solution.fun)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (1, 5), (12, 9), (30, 40)])
+def test_emd_transport_matches_the_linear_program(shape: tuple[int, int]) -> None:
+    from atlas2d.embeddings.structure.invariants import earth_movers_distance
 
     rng = np.random.default_rng(9)
     for _ in range(20):
-        counts_a, counts_b = rng.integers(1, 5, size=4), rng.integers(1, 4, size=6)
-        cost = rng.uniform(0, 1, size=(4, 6))
+        counts_a, counts_b = rng.integers(1, 7, size=shape[0]), rng.integers(1, 5, size=shape[1])
+        cost = rng.uniform(0, 1, size=shape)
+        cost[rng.uniform(size=shape) < 0.3] = 100.0  # species mismatches
         exact = _transport_linprog(counts_a / counts_a.sum(), counts_b / counts_b.sum(), cost)
         assert earth_movers_distance(counts_a, counts_b, cost) == pytest.approx(exact, abs=1e-9)
+
+
+def test_batched_pdd_distances_equal_single_ones_and_refuse_bad_pairs() -> None:
+    from atlas2d.embeddings.structure.invariants import pdd_distances
+
+    rng = np.random.default_rng(2)
+    found = [inv.pdd for inv in invariants(REAL[:6] + [noisy(supercell(s, 2, 1), rng, 0.01, 0.05) for s in REAL[:6]])]
+    pairs = [(i, j) for i in range(len(found)) for j in range(len(found))]
+    batched = pdd_distances(found, pairs)
+    assert batched == pytest.approx([pdd_distance(found[i], found[j]) for i, j in pairs], abs=1e-12)
+    assert np.isinf(batched).any() and (batched[np.isfinite(batched)] < 0.1).sum() >= 12
+    assert len(pdd_distances(found, [])) == 0
+    with pytest.raises(IndexError):
+        pdd_distances(found, [(0, len(found))])

@@ -40,6 +40,7 @@ from atlas2d.embeddings.structure.invariants import (
     emd_lower_bound,
     invariants_of_cells,
     pdd_distance,
+    pdd_distances,
 )
 from atlas2d.schema.fetch import binary_results, fetched
 from atlas2d.schema.models import (
@@ -374,11 +375,9 @@ def run_dedup(
     bounds = emd_lower_bounds(session, candidates)
     plausible = [pair for pair, bound in zip(candidates, bounds, strict=True) if bound <= tolerance + BOUND_SLACK]
     pdds = load_pdds(session, (i for a, b, _ in plausible for i in (a, b)))
-    confirmed = []
-    for a, b, _ in plausible:
-        distance = pdd_distance(pdds[a], pdds[b])
-        if distance <= tolerance:
-            confirmed.append((distance, a, b))
+    index = {entry_id: n for n, entry_id in enumerate(pdds)}
+    distances = pdd_distances(list(pdds.values()), [(index[a], index[b]) for a, b, _ in plausible])
+    confirmed = [(float(d), a, b) for (a, b, _), d in zip(plausible, distances, strict=True) if d <= tolerance]
     summary.confirmed = len(confirmed)
     overrides = session.execute(select(ClusterOverride.entry_a_id, ClusterOverride.entry_b_id, ClusterOverride.action)).all()
     structured = set(entries)

@@ -40,7 +40,9 @@ from atlas2d.embeddings.structure.kernels import (
     collapse_rows,
     local_kinds,
     neighbour_search,
+    pdd_transport,
     reduce_cells,
+    transport_cost,
 )
 from atlas2d.ingest.harmonize import to_2d_convention
 from atlas2d.schema.models import AMD_K
@@ -62,9 +64,6 @@ COLLAPSE_TOLERANCE = 1e-4
 
 SPECIES_MISMATCH_COST = 100.0
 """Å. EMD ground cost between rows whose centre atoms differ in species (effectively forbidden)."""
-
-ASSIGNMENT_LIMIT = 720
-"""Largest lcm of two cells' atom counts solved as an assignment problem (else a linear program)."""
 
 BATCH_ELEMENTS = 2**24
 """Distance-matrix entries computed at once (16 M doubles = 128 MiB); bounds the memory."""
@@ -403,12 +402,39 @@ def pdd_distance(a: PDD, b: PDD) -> float:
     Rows of different centre species cost ``SPECIES_MISMATCH_COST``; PDDs over different
     element sets, or with different k, are not comparable and are infinitely far apart.
     """
-    if a.elements != b.elements or a.k != b.k:
-        return float("inf")
-    cost = np.abs(a.rows[:, None, :] - b.rows[None, :, :]).max(axis=2)
-    mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
-    cost[mismatch] = SPECIES_MISMATCH_COST
-    return earth_movers_distance(a.counts, b.counts, cost)
+    return float(pdd_distances([a, b], [(0, 1)])[0])
+
+
+def pdd_distances(pdds: Sequence[PDD], pairs: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarray:
+    """``pdd_distance`` of each pair of ``pdds`` (given by their indices), in one compiled call
+    over all cores (``kernels.pdd_transport``): what dedup confirms its candidates with.
+
+    One EMD is a few microseconds of arithmetic; called pair by pair from Python it took
+    a quarter of a millisecond.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return np.zeros(0)
+    if pairs.min() < 0 or pairs.max() >= len(pdds):
+        raise IndexError(f"pair indices must lie in [0, {len(pdds)})")
+    kinds: dict[tuple[tuple[str, ...], int], int] = {}
+    starts = np.zeros(len(pdds) + 1, dtype=np.int64)
+    np.cumsum([len(p.counts) for p in pdds], out=starts[1:])
+    widths = np.array([p.rows.shape[1] for p in pdds], dtype=np.int64)
+    rows = np.zeros((starts[-1], widths.max()))
+    for pdd, start, width in zip(pdds, starts, widths, strict=False):
+        rows[start : start + len(pdd.counts), :width] = pdd.rows
+    _, codes = np.unique(np.array(list(chain.from_iterable(p.species for p in pdds))), return_inverse=True)
+    return pdd_transport(
+        rows,
+        np.concatenate([p.counts for p in pdds]).astype(np.int64),
+        codes.astype(np.int64),
+        starts,
+        widths,
+        np.array([kinds.setdefault((p.elements, p.k), len(kinds)) for p in pdds], dtype=np.int64),
+        pairs,
+        SPECIES_MISMATCH_COST,
+    )
 
 
 def emd_lower_bound(amd_a: np.ndarray, amd_b: np.ndarray) -> np.ndarray:
@@ -429,40 +455,18 @@ def earth_movers_distance(counts_a: np.ndarray, counts_b: np.ndarray, cost: np.n
     """Minimal cost of moving the atoms of one PDD onto the other's, each side's mass being 1.
 
     Row weights are atom counts over the cell's atoms (divided by their gcd, which undoes
-    supercells), so with L = lcm(atoms of a, atoms of b) every row becomes whole copies of mass 1/L and the transport problem becomes an
-    assignment problem of size L, which ``linear_sum_assignment`` solves exactly in about a
-    millisecond for the cells dedup meets (the optimum of a transport problem with integer
-    masses is integral). Larger L falls back to the linear program.
+    supercells), so with L = lcm(atoms of a, atoms of b) every row holds a whole number of
+    units of mass 1/L, and ``kernels.transport_cost`` solves the integer transport problem
+    exactly (its optimum is integral).
     """
-    from scipy.optimize import linear_sum_assignment
-
+    counts_a = np.asarray(counts_a, dtype=np.int64)
+    counts_b = np.asarray(counts_b, dtype=np.int64)
     counts_a = counts_a // math.gcd(*counts_a.tolist())
     counts_b = counts_b // math.gcd(*counts_b.tolist())
     size_a, size_b = int(counts_a.sum()), int(counts_b.sum())
     copies = math.lcm(size_a, size_b)
-    if copies > ASSIGNMENT_LIMIT:
-        return _transport_linprog(counts_a / size_a, counts_b / size_b, cost)
-    left = np.repeat(np.arange(len(counts_a)), counts_a * (copies // size_a))
-    right = np.repeat(np.arange(len(counts_b)), counts_b * (copies // size_b))
-    expanded = cost[np.ix_(left, right)]
-    i, j = linear_sum_assignment(expanded)
-    return float(expanded[i, j].sum() / copies)
-
-
-def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
-    """The transport problem as a linear program (HiGHS), for cells too large to expand."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix
-
-    m, n = cost.shape
-    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
-    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
-    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
-    balance = np.concatenate([wa, wb])
-    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
-    if solution.status != 0:
-        raise RuntimeError(f"EMD linear program failed: {solution.message}")
-    return float(solution.fun)
+    supply, demand = counts_a * (copies // size_a), counts_b * (copies // size_b)
+    return transport_cost(np.ascontiguousarray(cost, dtype=float), supply, demand) / copies
 
 
 def _centre(motif: Motif) -> np.ndarray:
