@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
-from sqlalchemy import ColumnElement, cast, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
@@ -69,8 +69,10 @@ would merge."""
 CANDIDATE_NEIGHBOURS = 10
 """AMD nearest neighbours per structure considered as candidate duplicates."""
 
-INVARIANT_BATCH = 256
-"""Structures whose invariants are computed (and committed) together."""
+INVARIANT_BATCH = 1024
+"""Structures whose invariants are computed (and committed) together. Measured on the dedup
+benchmark's 2,000 structures: 256 took 0.3 s longer than 1024 (a read, a COPY, an UPDATE
+and a commit per batch; a compiled batch spreads better over the cores), 2048 no faster."""
 
 BULK_REINDEX = 500
 """Structures to compute at or above which the HNSW index on ``structure.amd`` is dropped
@@ -283,7 +285,10 @@ def _write_invariants(session: Session, entry_ids: Sequence[int], found: Sequenc
         parts += [struct.pack("!hiq", 3, 8, entry_id), vector_head, amd.tobytes(), struct.pack("!i", len(pdd)), pdd]
     parts.append(struct.pack("!h", -1))
     session.execute(
-        text(f"CREATE TEMPORARY TABLE new_invariants (entry_id bigint, amd vector({amds.shape[1]}), pdd bytea) ON COMMIT DROP")
+        text(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS new_invariants (entry_id bigint, amd vector({amds.shape[1]}), pdd bytea)"
+            " ON COMMIT DELETE ROWS"
+        )
     )
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor.copy("COPY new_invariants FROM STDIN (FORMAT BINARY)") as copy:
@@ -399,7 +404,19 @@ def run_dedup(
     _assign_materials(session, clusters)
     session.execute(delete(MergeEvidence))
     if evidence:
-        session.execute(insert(MergeEvidence), evidence)
+        session.execute(
+            text(
+                "INSERT INTO merge_evidence (entry_a_id, entry_b_id, distance, rule)"
+                " SELECT * FROM unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[]),"
+                " CAST(:distance AS double precision[]), CAST(:rule AS text[]))"
+            ),
+            {
+                "a": [row["entry_a_id"] for row in evidence],
+                "b": [row["entry_b_id"] for row in evidence],
+                "distance": [row["distance"] for row in evidence],
+                "rule": [row["rule"] for row in evidence],
+            },
+        )
     session.commit()
     summary.materials = len(clusters)
     summary.duplicate_clusters = sum(1 for c in clusters if len(c) > 1)
@@ -442,7 +459,14 @@ def _assign_materials(session: Session, clusters: list[list[int]]) -> None:
         if current[e] != material
     ]
     if changes:
-        session.execute(update(Entry), changes)
+        session.execute(
+            text(
+                "UPDATE entry SET material_id = c.material_id"
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:materials AS bigint[])) AS c(id, material_id)"
+                " WHERE entry.id = c.id"
+            ),
+            {"ids": [c["id"] for c in changes], "materials": [c["material_id"] for c in changes]},
+        )
     session.execute(
         delete(Material).where(~select(Entry.id).where(Entry.material_id == Material.id).exists())
     )
