@@ -220,8 +220,9 @@ def reason(
 ) -> str:
     """Why the two methods disagree on one pair, as a class.
 
-    - known duplicate (supercell / rotated / noisy): one is a changed copy of the other, so
-      the method that kept them apart missed it (cell choice, frame, noise);
+    - known duplicate (original / supercell / rotated / noisy, for each of the two): changed
+      copies of one original, so the method that kept them apart missed it (cell choice,
+      frame, noise);
     - StructureMatcher tolerance through vacuum: it groups the pair as given but not with
       ``THIN_VACUUM`` of vacuum each (its site tolerance grew with the vacuum);
     - same-formula polymorph: different space groups, PDDs apart, StructureMatcher grouped them;
@@ -230,9 +231,9 @@ def reason(
     - otherwise the two tolerances simply differ, with the space groups named.
     """
     if original(a) == original(b):
-        copy = a if a != original(a) else b
+        changes = " vs ".join(key.rpartition("/")[2] if key != original(key) else "original" for key in (a, b))
         missed = "StructureMatcher" if grouped_by == "atlas2d" else "atlas2d"
-        return f"known duplicate ({copy.rpartition('/')[2]}): {missed} missed it"
+        return f"known duplicate ({changes}): {missed} missed it"
     groups = (_space_group(first), _space_group(second))
     if grouped_by == "structurematcher":
         if not matcher.fit(first, second):

@@ -422,7 +422,7 @@ def pdd_distances(pdds: Sequence[PDD], pairs: Sequence[tuple[int, int]] | np.nda
     np.cumsum([len(p.counts) for p in pdds], out=starts[1:])
     widths = np.array([p.rows.shape[1] for p in pdds], dtype=np.int64)
     rows = np.zeros((starts[-1], widths.max()))
-    for pdd, start, width in zip(pdds, starts, widths, strict=False):
+    for pdd, start, width in zip(pdds, starts[:-1], widths, strict=True):
         rows[start : start + len(pdd.counts), :width] = pdd.rows
     _, codes = np.unique(np.array(list(chain.from_iterable(p.species for p in pdds))), return_inverse=True)
     return pdd_transport(
