@@ -246,8 +246,8 @@ def reason(
     if emd > tolerance:
         return "atlas2d grouped through other members"
     if groups[0] != groups[1]:
-        return "within PDD tolerance, space groups differ (symmetry broken by relaxation)"
-    return "within PDD tolerance, same space group, StructureMatcher apart"
+        return "within PDD tolerance, space groups differ (symprec 0.1)"
+    return "within PDD tolerance, same space group"
 
 
 def _space_group(structure: Structure) -> str:
