@@ -121,37 +121,6 @@ def test_species_resolved_pdd_sees_swapped_sites() -> None:
     assert pdd_distance(a.pdd, b.pdd) > 0.3
 
 
-def _brute_force(motif: Motif, k: int, k_element: int, reach: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest distances among all images within ``reach`` Å, in float64: what the search must equal."""
-    heights = abs(np.linalg.det(motif.lattice[:, :2])) / np.linalg.norm(motif.lattice[:, :2], axis=1)
-    span = int(np.ceil(reach / heights.min())) + 1
-    steps = np.arange(-span, span + 1)
-    u, v = np.meshgrid(steps, steps, indexing="ij")
-    shifts = np.stack([u.ravel(), v.ravel()], axis=1) @ motif.lattice
-    points = (shifts[:, None, :] + motif.positions[None, :, :]).reshape(-1, 3)
-    species = np.tile(np.asarray(motif.species), len(shifts))
-    d = np.linalg.norm(motif.positions[:, None, :] - points[None, :, :], axis=2)
-    d[d < 1e-9] = np.inf
-    blind = np.sort(d, axis=1)[:, :k]
-    resolved = np.hstack([np.sort(np.where(species == e, d, np.inf), axis=1)[:, :k_element] for e in sorted(set(motif.species))])
-    return blind, resolved
-
-
-def test_neighbour_search_matches_brute_force_including_a_rare_element() -> None:
-    """Common elements are read off the blind nearest list; a rare one (one Se in 27 atoms)
-    needs the masked search: both must equal a brute-force search."""
-    from atlas2d.embeddings.structure.invariants import neighbour_distances
-
-    smallest = sorted(REAL, key=len)
-    doped = supercell(smallest[0], 3, 3)
-    doped.replace(0, "Te" if "Se" in doped.composition else "Se")
-    motifs = [Motif.from_structure(s) for s in (smallest[0], smallest[1], doped)]
-    for motif, (blind, resolved) in zip(motifs, neighbour_distances(motifs, 100, 16, "cpu"), strict=True):
-        expected_blind, expected_resolved = _brute_force(motif, 100, 16, reach=resolved.max() + 10.0)
-        np.testing.assert_allclose(blind, expected_blind, atol=1e-3)
-        np.testing.assert_allclose(resolved, expected_resolved, atol=1e-3)
-
-
 def test_pdd_bytes_round_trip_and_incomparable_elements() -> None:
     first, second = pdd(REAL[0]), pdd(REAL[1])
     again = PDD.from_bytes(first.to_bytes())
@@ -184,15 +153,43 @@ def test_bad_inputs_are_refused() -> None:
         invariants([flat])
 
 
-def test_emd_assignment_matches_the_linear_program() -> None:
-    from atlas2d.embeddings.structure.invariants import (
-        _transport_linprog,
-        earth_movers_distance,
-    )
+def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
+    """The transport problem as a linear program (HiGHS): the reference for the compiled solver."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    m, n = cost.shape
+    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
+    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
+    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
+    balance = np.concatenate([wa, wb])
+    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
+    assert solution.status == 0, solution.message
+    return float(solution.fun)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (1, 5), (12, 9), (30, 40)])
+def test_emd_transport_matches_the_linear_program(shape: tuple[int, int]) -> None:
+    from atlas2d.embeddings.structure.invariants import earth_movers_distance
 
     rng = np.random.default_rng(9)
     for _ in range(20):
-        counts_a, counts_b = rng.integers(1, 5, size=4), rng.integers(1, 4, size=6)
-        cost = rng.uniform(0, 1, size=(4, 6))
+        counts_a, counts_b = rng.integers(1, 7, size=shape[0]), rng.integers(1, 5, size=shape[1])
+        cost = rng.uniform(0, 1, size=shape)
+        cost[rng.uniform(size=shape) < 0.3] = 100.0  # species mismatches
         exact = _transport_linprog(counts_a / counts_a.sum(), counts_b / counts_b.sum(), cost)
         assert earth_movers_distance(counts_a, counts_b, cost) == pytest.approx(exact, abs=1e-9)
+
+
+def test_batched_pdd_distances_equal_single_ones_and_refuse_bad_pairs() -> None:
+    from atlas2d.embeddings.structure.invariants import pdd_distances
+
+    rng = np.random.default_rng(2)
+    found = [inv.pdd for inv in invariants(REAL[:6] + [noisy(supercell(s, 2, 1), rng, 0.01, 0.05) for s in REAL[:6]])]
+    pairs = [(i, j) for i in range(len(found)) for j in range(len(found))]
+    batched = pdd_distances(found, pairs)
+    assert batched == pytest.approx([pdd_distance(found[i], found[j]) for i, j in pairs], abs=1e-12)
+    assert np.isinf(batched).any() and (batched[np.isfinite(batched)] < 0.1).sum() >= 12
+    assert len(pdd_distances(found, [])) == 0
+    with pytest.raises(IndexError):
+        pdd_distances(found, [(0, len(found))])

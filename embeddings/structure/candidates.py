@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.structure.amd_index import widen_search
-from atlas2d.embeddings.structure.invariants import K_PER_ELEMENT, PDD, emd_lower_bound, pdd_distance
+from atlas2d.embeddings.structure.invariants import K_PER_ELEMENT, PDD, emd_lower_bound, pdd_distances
 from atlas2d.schema.fetch import binary_results
 from atlas2d.schema.models import Structure
 
@@ -93,13 +93,13 @@ def load_pdds(session: Session, entry_ids: Iterable[int]) -> dict[int, PDD]:
 
 
 def confirm(session: Session, candidates: Sequence[tuple[int, int, float]], tolerance: float) -> list[tuple[float, int, int]]:
-    """(PDD EMD, a, b) of the candidate pairs within ``tolerance``; the AMD bound spares most EMDs."""
+    """(PDD EMD, a, b) of the candidate pairs within ``tolerance``; the AMD bound spares most EMDs.
+
+    The remaining EMDs are computed by one compiled, parallel call (``pdd_distances``).
+    """
     bounds = emd_lower_bounds(session, candidates)
     plausible = [pair for pair, bound in zip(candidates, bounds, strict=True) if bound <= tolerance + BOUND_SLACK]
     pdds = load_pdds(session, (i for a, b, _ in plausible for i in (a, b)))
-    confirmed = []
-    for a, b, _ in plausible:
-        distance = pdd_distance(pdds[a], pdds[b])
-        if distance <= tolerance:
-            confirmed.append((distance, a, b))
-    return confirmed
+    index = {entry_id: n for n, entry_id in enumerate(pdds)}
+    distances = pdd_distances(list(pdds.values()), [(index[a], index[b]) for a, b, _ in plausible])
+    return [(float(d), a, b) for (a, b, _), d in zip(plausible, distances, strict=True) if d <= tolerance]

@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.structure.overrides import JOIN_ACTION, JOIN_RULE, SPLIT_ACTION
-from atlas2d.schema.models import Entry, Material, Structure
+from atlas2d.schema.models import Entry, Material, MergeEvidence, Structure
 
 
 def emd_rule(tolerance: float) -> str:
@@ -130,7 +130,37 @@ def assign_materials(session: Session, clusters: list[list[int]]) -> None:
         if current[e] != material
     ]
     if changes:
-        session.execute(update(Entry), changes)
+        session.execute(
+            text(
+                "UPDATE entry SET material_id = c.material_id"
+                " FROM unnest(CAST(:ids AS bigint[]), CAST(:materials AS bigint[])) AS c(id, material_id)"
+                " WHERE entry.id = c.id"
+            ),
+            {"ids": [c["id"] for c in changes], "materials": [c["material_id"] for c in changes]},
+        )
     session.execute(
         delete(Material).where(~select(Entry.id).where(Entry.material_id == Material.id).exists())
+    )
+
+
+def write_evidence(session: Session, evidence: Sequence[dict[str, object]]) -> None:
+    """Replace ``merge_evidence`` with ``evidence`` (one ``Clustering.evidence``), by one ``unnest`` INSERT.
+
+    An executemany INSERT ran one statement per union; the four columns sent as arrays take one.
+    """
+    session.execute(delete(MergeEvidence))
+    if not evidence:
+        return
+    session.execute(
+        text(
+            "INSERT INTO merge_evidence (entry_a_id, entry_b_id, distance, rule)"
+            " SELECT * FROM unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[]),"
+            " CAST(:distance AS double precision[]), CAST(:rule AS text[]))"
+        ),
+        {
+            "a": [row["entry_a_id"] for row in evidence],
+            "b": [row["entry_b_id"] for row in evidence],
+            "distance": [row["distance"] for row in evidence],
+            "rule": [row["rule"] for row in evidence],
+        },
     )

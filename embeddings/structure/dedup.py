@@ -23,17 +23,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.refresh import Progress
 from atlas2d.embeddings.structure import refresh
 from atlas2d.embeddings.structure.candidates import CANDIDATE_NEIGHBOURS, DEFAULT_TOLERANCE, candidate_pairs, confirm
-from atlas2d.embeddings.structure.clustering import assign_materials, cluster
+from atlas2d.embeddings.structure.clustering import assign_materials, cluster, write_evidence
 from atlas2d.embeddings.structure.explain import report
 from atlas2d.embeddings.structure.overrides import load_overrides
 from atlas2d.ingest.linking import relink
-from atlas2d.schema.models import MergeEvidence, Structure
+from atlas2d.schema.models import Structure
 
 
 @dataclass
@@ -82,9 +82,7 @@ def run_dedup(
     assign_materials(session, found.clusters)
     links = relink(session)
     summary.linked_without_structure, summary.own_without_structure = links.linked, links.own
-    session.execute(delete(MergeEvidence))
-    if found.evidence:
-        session.execute(insert(MergeEvidence), found.evidence)
+    write_evidence(session, found.evidence)
     session.commit()
     summary.materials = len(found.clusters)
     summary.duplicate_clusters = sum(1 for c in found.clusters if len(c) > 1)

@@ -14,9 +14,11 @@ candidates; the PDD that confirms a duplicate is species-resolved (per centre at
 nearest distances to each element), so that two arrangements of the same elements on the
 same geometry stay apart.
 
-The neighbour search is batched in torch: structures are grouped by size, padded, and
-their distance matrices are computed and partially sorted together, on CUDA when present
-(``device="auto"``) and on the CPU otherwise.
+A batch of motifs is packed into flat arrays and searched in one call: on the CPU by the
+compiled kernels of ``atlas2d.embeddings.structure.kernels`` (numba, all cores), on CUDA
+(``device="auto"`` with a GPU, or ``"cuda"``) by the same search in torch, structures
+grouped by size and padded. Both are exact in float64 and collapse PDD rows with the same
+kernel.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +34,16 @@ import orjson
 from pymatgen.core import Structure
 
 from atlas2d.embeddings.device import resolve_device
+from atlas2d.embeddings.structure.kernels import (
+    GROWTH,
+    RADIUS_MARGIN,
+    collapse_rows,
+    local_kinds,
+    neighbour_search,
+    pdd_transport,
+    reduce_cells,
+    transport_cost,
+)
 from atlas2d.ingest.geometry import to_2d_convention
 from atlas2d.schema.models import AMD_K
 
@@ -40,17 +53,17 @@ if TYPE_CHECKING:
 K_PER_ELEMENT = 16
 """Neighbours of each element listed in a PDD row (the species-resolved part used by dedup)."""
 
-INVARIANTS_VERSION = f"2d-pdd-v3-k{AMD_K}-e{K_PER_ELEMENT}"
-"""Written to ``structure.invariants_version``; a structure with another value is recomputed."""
+INVARIANTS_VERSION = f"2d-pdd-v4-k{AMD_K}-e{K_PER_ELEMENT}"
+"""Written to ``structure.invariants_version``; a structure with another value is recomputed.
+
+v4: distances in float64 (v3 searched in float32, up to 2e-5 Å off on poscar2d), and equal
+rows merged whatever the noise, into their mean (v3 kept some apart: see ``kernels._row_before``)."""
 
 COLLAPSE_TOLERANCE = 1e-4
-"""Å. PDD rows of the same species closer than this (Chebyshev) merge into one weighted row."""
+"""Å. PDD rows of the same species closer than this (Chebyshev) merge into one weighted row, their mean."""
 
 SPECIES_MISMATCH_COST = 100.0
 """Å. EMD ground cost between rows whose centre atoms differ in species (effectively forbidden)."""
-
-ASSIGNMENT_LIMIT = 720
-"""Largest lcm of two cells' atom counts solved as an assignment problem (else a linear program)."""
 
 BATCH_ELEMENTS = 2**24
 """Distance-matrix entries computed at once (16 M doubles = 128 MiB); bounds the memory."""
@@ -135,14 +148,12 @@ class Motif:
 
     @classmethod
     def from_arrays(cls, lattice: np.ndarray, positions: np.ndarray, species: Sequence[str]) -> Motif:
-        """From a stored ``structure`` row (already in the atlas2d 2D convention)."""
-        a, b = _gauss_reduce(np.asarray(lattice, dtype=float)[:2, :2])
-        plane = np.array([[a[0], a[1], 0.0], [b[0], b[1], 0.0]])
-        cart = np.asarray(positions, dtype=float).reshape(-1, 3).copy()
-        frac = np.linalg.solve(plane[:, :2].T, cart[:, :2].T).T
-        frac -= np.floor(frac)
-        cart[:, :2] = frac @ plane[:, :2]
-        return cls(lattice=plane, positions=cart, species=tuple(species))
+        """From a stored ``structure`` row (already in the atlas2d 2D convention): the plane cell
+        Lagrange-Gauss reduced (the two shortest independent vectors) and the atoms moved into it."""
+        cart = np.ascontiguousarray(np.asarray(positions, dtype=float).reshape(-1, 3))
+        plane = np.ascontiguousarray(np.asarray(lattice, dtype=float)[None, :2, :2])
+        reduced, wrapped = reduce_cells(plane, cart, np.array([0, len(cart)], dtype=np.int64))
+        return cls(lattice=_plane(reduced[0]), positions=wrapped, species=tuple(species))
 
 
 def invariants(
@@ -170,14 +181,62 @@ def invariants_of_motifs(
     k_element: int = K_PER_ELEMENT,
     device: str | torch.device = "auto",
 ) -> list[Invariants]:
-    """Invariants of already harmonized motifs (what ``atlas2d.embeddings.structure.dedup`` reads from the store)."""
-    if k < 1 or k_element < 1:
-        raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
-    found = neighbour_distances(motifs, k, k_element, device)
+    """Invariants of already harmonized motifs."""
+    _check_counts(k, k_element)
+    if not motifs:
+        return []
+    return _invariants(_Batch.of(motifs), k, k_element, device)
+
+
+def invariants_of_cells(
+    lattices: np.ndarray,
+    positions: np.ndarray,
+    offsets: np.ndarray,
+    species: Sequence[str],
+    k: int = AMD_K,
+    k_element: int = K_PER_ELEMENT,
+    device: str | torch.device = "auto",
+) -> list[Invariants]:
+    """Invariants of stored cells packed into flat arrays: what ``atlas2d.embeddings.structure.dedup``
+    reads from the store, reduced and searched without a Python step per structure.
+
+    ``lattices`` (n × 2 or 3 × 2 or 3): in-plane vectors first, in the atlas2d 2D convention
+    (Å); ``positions`` (atoms × 3, Cartesian Å) and ``species`` (one symbol per atom) of all
+    cells one after the other; ``offsets`` (n + 1): where each cell's atoms start, then
+    the number of atoms.
+    """
+    _check_counts(k, k_element)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    positions = np.ascontiguousarray(np.asarray(positions, dtype=float).reshape(-1, 3))
+    lattices = np.asarray(lattices, dtype=float)
+    if len(offsets) != len(lattices) + 1 or offsets[0] != 0 or offsets[-1] != len(positions) or len(species) != len(positions):
+        raise ValueError(f"{len(lattices)} cells need {len(lattices) + 1} offsets from 0 to the {len(positions)} atoms, one species each")
+    if np.any(np.diff(offsets) < 1):
+        raise ValueError("every cell needs at least one atom")
+    if not len(lattices):
+        return []
+    reduced, wrapped = reduce_cells(np.ascontiguousarray(lattices[:, :2, :2]), positions, offsets)
+    return _invariants(_Batch.pack(reduced, wrapped, offsets, species), k, k_element, device)
+
+
+def _invariants(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> list[Invariants]:
+    """Search, average and merge a packed batch; one ``Invariants`` per motif."""
+    blind, resolved = _search(batch, k, k_element, device)
+    amds = np.add.reduceat(blind, batch.offsets[:-1], axis=0) / np.diff(batch.offsets)[:, None]
+    rows, counts, row_kinds, n_rows = collapse_rows(
+        resolved, batch.offsets, batch.kinds, batch.n_kinds, k_element, COLLAPSE_TOLERANCE
+    )
     result = []
-    for motif, (nearest, resolved) in zip(motifs, found, strict=True):
-        elements = tuple(sorted(set(motif.species)))
-        result.append(Invariants(amd=nearest.mean(axis=0), pdd=_collapse(resolved, motif.species, elements, k_element)))
+    for b, elements in enumerate(batch.elements):
+        start, end = batch.offsets[b], batch.offsets[b] + n_rows[b]
+        pdd = PDD(
+            counts=counts[start:end],
+            rows=rows[start:end, : k_element * len(elements)],
+            species=tuple(elements[c] for c in row_kinds[start:end].tolist()),
+            elements=elements,
+            k=k_element,
+        )
+        result.append(Invariants(amd=amds[b], pdd=pdd))
     return result
 
 
@@ -187,13 +246,33 @@ def neighbour_distances(
     """Per motif: m × k sorted distances to the k nearest other points of the 2D-periodic set,
     and m × (k_element · elements) sorted distances to the nearest points of each element.
 
-    The points taken are the periodic images within an in-plane radius R of the motif's
-    centre (``_Cloud``); a point left out is then farther than R - s from every motif atom
-    (s: the motif's spread about its centre). A structure whose farthest needed distance
-    exceeds R - s is redone with a larger R, so the result is exact, not an approximation by
-    a fixed supercell.
+    Exact, not an approximation by a fixed supercell: see ``kernels`` for how the search
+    knows it has seen every point that close.
+    """
+    _check_counts(k, k_element)
+    if not motifs:
+        return []
+    batch = _Batch.of(motifs)
+    blind, resolved = _search(batch, k, k_element, device)
+    return [
+        (blind[start:end], resolved[start:end, : k_element * len(elements)])
+        for start, end, elements in zip(batch.offsets[:-1], batch.offsets[1:], batch.elements, strict=True)
+    ]
+
+
+def torch_neighbour_search(
+    motifs: Sequence[Motif], k: int, k_element: int, device: str | torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.neighbour_search`` in torch, packed the same way: what runs on CUDA.
+
+    It runs on any torch device, which is how the tests hold it to the compiled kernel on
+    machines without a GPU. The points taken are the periodic images within an in-plane
+    radius R of the motif's centre (``_Cloud``); a point left out is then farther than R - s
+    from every motif atom (s: the motif's spread about its centre). A structure whose
+    farthest needed distance exceeds R - s is redone with a larger R.
     """
     target = resolve_device(device)
+    batch = _Batch.of(motifs)
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(motifs)
     spreads = [_spread(m) for m in motifs]
     radii = [
@@ -206,21 +285,92 @@ def neighbour_distances(
         for i in pending:
             cloud = _Cloud.around(motifs[i], radii[i], spreads[i])
             while len(cloud.points) <= k:
-                radii[i] *= 1.5
+                radii[i] *= GROWTH
                 cloud = _Cloud.around(motifs[i], radii[i], spreads[i])
             jobs.append((i, cloud))
         jobs.sort(key=lambda job: len(motifs[job[0]].positions) * len(job[1].points))
-        for batch in _batches(jobs, motifs):
-            found = _batch_distances([(motifs[i], cloud) for i, cloud in batch], k, k_element, target)
-            for (i, _), (nearest, resolved) in zip(batch, found, strict=True):
+        for group in _batches(jobs, motifs):
+            found = _batch_distances([(motifs[i], cloud) for i, cloud in group], k, k_element, target)
+            for (i, _), (nearest, resolved) in zip(group, found, strict=True):
                 farthest = max(nearest[:, -1].max(), resolved.max())
                 if farthest <= radii[i] - spreads[i] + 1e-9:
                     results[i] = (nearest, resolved)
                 else:
-                    radii[i] *= 1.5
+                    radii[i] *= GROWTH
                     retry.append(i)
         pending = retry
-    return [r for r in results if r is not None]
+    blind = np.concatenate([r[0] for r in results if r is not None])
+    resolved = np.full((len(blind), k_element * int(batch.n_kinds.max())), np.inf)
+    for start, (_, block) in zip(batch.offsets[:-1], (r for r in results if r is not None), strict=True):
+        resolved[start : start + len(block), : block.shape[1]] = block
+    return blind, resolved
+
+
+def _check_counts(k: int, k_element: int) -> None:
+    if k < 1 or k_element < 1:
+        raise ValueError(f"neighbour counts must be positive, not k={k}, k_element={k_element}")
+
+
+def _search(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Packed neighbour distances (atoms × k, atoms × k_element · elements): compiled on the CPU, torch elsewhere."""
+    target = resolve_device(device)
+    if target.type == "cpu":
+        return neighbour_search(batch.lattices, batch.positions, batch.offsets, batch.kinds, batch.n_kinds, k, k_element)
+    return torch_neighbour_search(batch.motifs(), k, k_element, target)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Reduced motifs packed into flat arrays for the kernels: atoms of all motifs in one array, ``offsets`` between them."""
+
+    lattices: np.ndarray
+    positions: np.ndarray
+    offsets: np.ndarray
+    species: Sequence[str]
+    kinds: np.ndarray
+    n_kinds: np.ndarray
+    elements: list[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, motifs: Sequence[Motif]) -> _Batch:
+        offsets = np.zeros(len(motifs) + 1, dtype=np.int64)
+        np.cumsum([len(m.species) for m in motifs], out=offsets[1:])
+        return cls.pack(
+            np.stack([m.lattice[:2, :2] for m in motifs]),
+            np.concatenate([m.positions for m in motifs]),
+            offsets,
+            list(chain.from_iterable(m.species for m in motifs)),
+        )
+
+    @classmethod
+    def pack(cls, lattices: np.ndarray, positions: np.ndarray, offsets: np.ndarray, species: Sequence[str]) -> _Batch:
+        """From reduced lattices (n × 2 × 2) and wrapped positions: element ranks and lists per motif."""
+        names, codes = np.unique(np.asarray(species), return_inverse=True)
+        kinds, n_kinds = local_kinds(codes.astype(np.int64), offsets, len(names))
+        present = np.zeros((len(offsets) - 1, len(names)), dtype=bool)
+        present[np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)), codes] = True
+        symbols = names.tolist()
+        return cls(
+            lattices=np.ascontiguousarray(lattices, dtype=float),
+            positions=np.ascontiguousarray(positions, dtype=float),
+            offsets=offsets,
+            species=species,
+            kinds=kinds,
+            n_kinds=n_kinds,
+            elements=[tuple(symbols[c] for c in np.flatnonzero(row)) for row in present],
+        )
+
+    def motifs(self) -> list[Motif]:
+        """The batch as ``Motif`` objects (what the torch search takes)."""
+        return [
+            Motif(lattice=_plane(self.lattices[b]), positions=self.positions[start:end], species=tuple(self.species[start:end]))
+            for b, (start, end) in enumerate(zip(self.offsets[:-1], self.offsets[1:], strict=True))
+        ]
+
+
+def _plane(reduced: np.ndarray) -> np.ndarray:
+    """A reduced 2 × 2 in-plane basis as the 2 × 3 ``Motif.lattice``."""
+    return np.hstack([reduced, np.zeros((2, 1))])
 
 
 @dataclass(frozen=True)
@@ -252,12 +402,39 @@ def pdd_distance(a: PDD, b: PDD) -> float:
     Rows of different centre species cost ``SPECIES_MISMATCH_COST``; PDDs over different
     element sets, or with different k, are not comparable and are infinitely far apart.
     """
-    if a.elements != b.elements or a.k != b.k:
-        return float("inf")
-    cost = np.abs(a.rows[:, None, :] - b.rows[None, :, :]).max(axis=2)
-    mismatch = np.asarray(a.species)[:, None] != np.asarray(b.species)[None, :]
-    cost[mismatch] = SPECIES_MISMATCH_COST
-    return earth_movers_distance(a.counts, b.counts, cost)
+    return float(pdd_distances([a, b], [(0, 1)])[0])
+
+
+def pdd_distances(pdds: Sequence[PDD], pairs: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarray:
+    """``pdd_distance`` of each pair of ``pdds`` (given by their indices), in one compiled call
+    over all cores (``kernels.pdd_transport``): what dedup confirms its candidates with.
+
+    One EMD is a few microseconds of arithmetic; called pair by pair from Python it took
+    a quarter of a millisecond.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return np.zeros(0)
+    if pairs.min() < 0 or pairs.max() >= len(pdds):
+        raise IndexError(f"pair indices must lie in [0, {len(pdds)})")
+    kinds: dict[tuple[tuple[str, ...], int], int] = {}
+    starts = np.zeros(len(pdds) + 1, dtype=np.int64)
+    np.cumsum([len(p.counts) for p in pdds], out=starts[1:])
+    widths = np.array([p.rows.shape[1] for p in pdds], dtype=np.int64)
+    rows = np.zeros((starts[-1], widths.max()))
+    for pdd, start, width in zip(pdds, starts[:-1], widths, strict=True):
+        rows[start : start + len(pdd.counts), :width] = pdd.rows
+    _, codes = np.unique(np.array(list(chain.from_iterable(p.species for p in pdds))), return_inverse=True)
+    return pdd_transport(
+        rows,
+        np.concatenate([p.counts for p in pdds]).astype(np.int64),
+        codes.astype(np.int64),
+        starts,
+        widths,
+        np.array([kinds.setdefault((p.elements, p.k), len(kinds)) for p in pdds], dtype=np.int64),
+        pairs,
+        SPECIES_MISMATCH_COST,
+    )
 
 
 def emd_lower_bound(amd_a: np.ndarray, amd_b: np.ndarray) -> np.ndarray:
@@ -278,69 +455,18 @@ def earth_movers_distance(counts_a: np.ndarray, counts_b: np.ndarray, cost: np.n
     """Minimal cost of moving the atoms of one PDD onto the other's, each side's mass being 1.
 
     Row weights are atom counts over the cell's atoms (divided by their gcd, which undoes
-    supercells), so with L = lcm(atoms of a, atoms of b) every row becomes whole copies of mass 1/L and the transport problem becomes an
-    assignment problem of size L, which ``linear_sum_assignment`` solves exactly in about a
-    millisecond for the cells dedup meets (the optimum of a transport problem with integer
-    masses is integral). Larger L falls back to the linear program.
+    supercells), so with L = lcm(atoms of a, atoms of b) every row holds a whole number of
+    units of mass 1/L, and ``kernels.transport_cost`` solves the integer transport problem
+    exactly (its optimum is integral).
     """
-    from scipy.optimize import linear_sum_assignment
-
+    counts_a = np.asarray(counts_a, dtype=np.int64)
+    counts_b = np.asarray(counts_b, dtype=np.int64)
     counts_a = counts_a // math.gcd(*counts_a.tolist())
     counts_b = counts_b // math.gcd(*counts_b.tolist())
     size_a, size_b = int(counts_a.sum()), int(counts_b.sum())
     copies = math.lcm(size_a, size_b)
-    if copies > ASSIGNMENT_LIMIT:
-        return _transport_linprog(counts_a / size_a, counts_b / size_b, cost)
-    left = np.repeat(np.arange(len(counts_a)), counts_a * (copies // size_a))
-    right = np.repeat(np.arange(len(counts_b)), counts_b * (copies // size_b))
-    expanded = cost[np.ix_(left, right)]
-    i, j = linear_sum_assignment(expanded)
-    return float(expanded[i, j].sum() / copies)
-
-
-def _transport_linprog(wa: np.ndarray, wb: np.ndarray, cost: np.ndarray) -> float:
-    """The transport problem as a linear program (HiGHS), for cells too large to expand."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix
-
-    m, n = cost.shape
-    rows = np.concatenate([np.repeat(np.arange(m), n), m + np.tile(np.arange(n), m)])
-    columns = np.concatenate([np.arange(m * n), np.arange(m * n)])
-    constraints = coo_matrix((np.ones(2 * m * n), (rows, columns)), shape=(m + n, m * n)).tocsr()
-    balance = np.concatenate([wa, wb])
-    solution = linprog(cost.ravel(), A_eq=constraints[:-1], b_eq=balance[:-1], bounds=(0, None), method="highs")
-    if solution.status != 0:
-        raise RuntimeError(f"EMD linear program failed: {solution.message}")
-    return float(solution.fun)
-
-
-def _collapse(distances: np.ndarray, species: Sequence[str], elements: tuple[str, ...], k: int) -> PDD:
-    """Merge equal rows of equal species into weighted rows, ordered lexicographically.
-
-    Rows are sorted by species, then by their distances; a row joins the one before it when
-    both have the same species and differ by at most ``COLLAPSE_TOLERANCE`` in every entry.
-    """
-    labels = np.asarray(species)
-    order = np.lexsort(tuple(distances[:, j] for j in range(distances.shape[1] - 1, -1, -1)) + (labels,))
-    rows, names = distances[order], labels[order]
-    starts = np.ones(len(rows), dtype=bool)
-    starts[1:] = (names[1:] != names[:-1]) | ~(np.abs(np.diff(rows, axis=0)).max(axis=1) <= COLLAPSE_TOLERANCE)
-    counts = np.bincount(np.cumsum(starts) - 1)
-    return PDD(counts=counts, rows=rows[starts], species=tuple(names[starts].tolist()), elements=elements, k=k)
-
-
-def _gauss_reduce(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lagrange-Gauss reduction of a 2D lattice basis: the two shortest independent vectors."""
-    a, b = basis[0].copy(), basis[1].copy()
-    if a @ a > b @ b:
-        a, b = b, a
-    for _ in range(1000):
-        mu = round(float(a @ b) / float(a @ a))
-        b = b - mu * a
-        if b @ b >= a @ a:
-            return a, b
-        a, b = b, a
-    return a, b
+    supply, demand = counts_a * (copies // size_a), counts_b * (copies // size_b)
+    return transport_cost(np.ascontiguousarray(cost, dtype=float), supply, demand) / copies
 
 
 def _centre(motif: Motif) -> np.ndarray:
@@ -356,13 +482,12 @@ def _spread(motif: Motif) -> float:
 def _initial_radius(motif: Motif, k: int, spread: float) -> float:
     """A cloud radius that usually suffices: k neighbours at the in-plane density, plus the motif's spread.
 
-    Too small a guess costs one more pass for that structure; too large a guess costs every
-    pass more points, so the margin is small.
+    The same first guess as the compiled kernel's (``kernels.RADIUS_MARGIN``).
     """
     area = abs(np.linalg.det(motif.lattice[:, :2]))
     density = len(motif.positions) / area
     reach = np.sqrt((k + 1) / (np.pi * density))
-    return 1.15 * reach + spread
+    return RADIUS_MARGIN * reach + spread
 
 
 def _translations(lattice: np.ndarray, radius: float) -> np.ndarray:
@@ -408,8 +533,8 @@ def _batch_distances(
     """Padded batch: per motif, the k smallest distances from its atoms to its periodic cloud,
     and the k_element smallest to the atoms of each of its elements (inf where too few).
 
-    float32 is 3× faster than float64 here; its error (under 1e-3 Å against a float64
-    brute-force search, in the tests) is two orders of magnitude below the dedup tolerance.
+    float64 like the compiled kernel, so that both give the same invariants (float32 was 3×
+    faster on the CPU but up to 2e-5 Å off).
     Per-element distances come from the blind nearest list where it holds them
     (``_element_block``), so only rare elements need a masked search.
     """
@@ -420,12 +545,12 @@ def _batch_distances(
     m_max, n_max = max(sizes), max(clouds)
     element_lists = [sorted(set(motif.species)) for motif, _ in items]
     n_elements = max(len(e) for e in element_lists)
-    centres = torch.zeros((len(items), m_max, 3), dtype=torch.float32)
-    points = torch.full((len(items), n_max, 3), 1e12, dtype=torch.float32)
+    centres = torch.zeros((len(items), m_max, 3), dtype=torch.float64)
+    points = torch.full((len(items), n_max, 3), 1e12, dtype=torch.float64)
     kinds = torch.full((len(items), n_max), -1, dtype=torch.int64)
     for b, (motif, cloud) in enumerate(items):
-        centres[b, : len(motif.positions)] = torch.from_numpy(motif.positions).float()
-        points[b, : len(cloud.points)] = torch.from_numpy(cloud.points).float()
+        centres[b, : len(motif.positions)] = torch.from_numpy(motif.positions).double()
+        points[b, : len(cloud.points)] = torch.from_numpy(cloud.points).double()
         index = {e: i for i, e in enumerate(element_lists[b])}
         kind = np.array([index[s] for s in motif.species], dtype=np.int64)
         kinds[b, : len(cloud.points)] = torch.from_numpy(kind[cloud.atoms])
@@ -467,7 +592,7 @@ def _element_block(
 
     hit = near_kinds == element
     rank = hit.cumsum(dim=2)
-    block = torch.full((*nearest.shape[:2], width), float("inf"), device=nearest.device)
+    block = torch.full((*nearest.shape[:2], width), float("inf"), dtype=nearest.dtype, device=nearest.device)
     b, i, j = (hit & (rank <= width)).nonzero(as_tuple=True)
     block[b, i, rank[b, i, j] - 1] = nearest[b, i, j]
     short = present & (rank[:, :, -1] < width).any(dim=1)
