@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -80,6 +81,24 @@ def dumps(payload: object) -> str:
         return json.dumps(payload, default=str, allow_nan=True)
     except (TypeError, ValueError):
         return repr(payload)
+
+
+def read_json_array(path: Path, build: Callable[[Any, str], Record]) -> Iterator[Record | Rejected]:
+    """``build(item, locator)`` for every item of the JSON list in ``path``, each inside ``attempt``.
+
+    A syntax error mid-list keeps the items before it and quarantines the damaged tail; a file
+    that is no JSON list at all is one ``Rejected``. Locators are ``<file>[<index>]``.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        for index, item in iter_json_array(text):
+            locator = f"{path.name}[{index}]"
+            if isinstance(item, ValueError):
+                yield Rejected(locator=locator, reason=str(item), payload=text[-JSON_ERROR_CONTEXT:])
+                continue
+            yield attempt(locator, lambda item=item: dumps(item), lambda item=item, locator=locator: build(item, locator))
+    except ValueError as exc:
+        yield Rejected(locator=path.name, reason=str(exc), payload=text[:JSON_ERROR_CONTEXT])
 
 
 def iter_json_array(text: str) -> Iterator[tuple[int, object]]:

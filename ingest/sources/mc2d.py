@@ -25,10 +25,7 @@ from atlas2d.ingest.records import HarmonizationError, Layer, Record, Rejected, 
 from atlas2d.ingest.sources import mc2d_campi, mc2d_discover
 from atlas2d.ingest.sources.base import Adapter
 from atlas2d.ingest.sources.common import (
-    JSON_ERROR_CONTEXT,
-    attempt,
-    dumps,
-    iter_json_array,
+    read_json_array,
     structure_record,
 )
 from atlas2d.ingest.sources.formats import Format, always, dispatch
@@ -38,17 +35,7 @@ NOT_COMPUTED = "-"
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every entry of one MC2D JSON file; a damaged tail is quarantined, the rest ingested."""
-    text = path.read_text(errors="replace")
-    try:
-        items = iter_json_array(text)
-        for index, item in items:
-            locator = f"{path.name}[{index}]"
-            if isinstance(item, ValueError):
-                yield Rejected(locator=locator, reason=str(item), payload=text[-JSON_ERROR_CONTEXT:])
-                continue
-            yield attempt(locator, lambda item=item: dumps(item), lambda item=item, locator=locator: _record(item, locator))
-    except ValueError as exc:
-        yield Rejected(locator=path.name, reason=str(exc), payload=text[:JSON_ERROR_CONTEXT])
+    return read_json_array(path, _record)
 
 
 def _record(item: Any, locator: str) -> Record:

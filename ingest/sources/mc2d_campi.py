@@ -21,7 +21,7 @@ from typing import Any
 from atlas2d.ingest.formulas import parse_formula, reduced_formula
 from atlas2d.ingest.harmonize import number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
-from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, check_storable, dumps, iter_json_array
+from atlas2d.ingest.sources.common import check_storable, read_json_array
 
 FORMAT = "MC2D campi-v2 structure_2d.json"
 
@@ -43,16 +43,7 @@ def looks_like(head: str) -> bool:
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every entry; a damaged tail is quarantined, the rest ingested."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        for index, item in iter_json_array(text):
-            locator = f"{path.name}[{index}]"
-            if isinstance(item, ValueError):
-                yield Rejected(locator=locator, reason=str(item), payload=text[-JSON_ERROR_CONTEXT:])
-                continue
-            yield attempt(locator, lambda item=item: dumps(item), lambda item=item, locator=locator: _record(item, locator))
-    except ValueError as exc:
-        yield Rejected(locator=path.name, reason=str(exc), payload=text[:JSON_ERROR_CONTEXT])
+    return read_json_array(path, _record)
 
 
 def _record(item: Any, locator: str) -> Record:
