@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandDataError, BandRecord, Segment
 from atlas2d.ingest.band_store import BandWriteCounts, write_bands
-from atlas2d.ingest.bandfiles import ase_json, vasp
+from atlas2d.ingest.bandfiles import ase_json, qe, questaal, vasp
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected
 from atlas2d.ingest.store import quarantine
 from atlas2d.ingest.vocabulary import check_method
@@ -51,7 +51,13 @@ def reader_for(path: Path) -> tuple[str, Reader]:
         return vasp.FORMAT_VASPRUN, vasp.read_vasprun
     if ase_json.looks_like(head):
         return ase_json.FORMAT, ase_json.read
-    raise BandDataError("not a band-structure format atlas2d reads (vasprun.xml, EIGENVAL, ASE band-structure JSON)")
+    if qe.looks_like(head):
+        return qe.FORMAT, qe.read
+    if questaal.looks_like(head):
+        return questaal.FORMAT, questaal.read
+    raise BandDataError(
+        "not a band-structure format atlas2d reads (vasprun.xml, EIGENVAL, ASE band-structure JSON, QE bands.x filband, Questaal bnds)"
+    )
 
 
 def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None = None) -> BandIngestSummary:

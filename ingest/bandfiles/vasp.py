@@ -8,7 +8,9 @@ spin treatment in the provenance; the method comes from the index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +42,8 @@ def read_vasprun(path: Path) -> tuple[float | None, list[Segment], dict[str, obj
         structure = run.get_band_structure(kpoints_filename=str(kpoints) if kpoints.exists() else None, line_mode=True, efermi=efermi)
     except Exception as exc:  # noqa: BLE001 - a damaged file becomes a quarantine reason
         raise BandDataError(f"unreadable vasprun.xml: {type(exc).__name__}: {exc}") from exc
-    facts = {"spin_orbit": bool(run.parameters.get("LSORBIT")), "ispin": int(run.parameters.get("ISPIN", 1))}
+    facts = {"spin_orbit": bool(run.parameters.get("LSORBIT")), "ispin": int(run.parameters.get("ISPIN", 1)), "code": "VASP"}
+    facts.update(method_facts(run.parameters))
     return structure.efermi, _segments(structure), facts
 
 
@@ -66,8 +69,44 @@ def read_eigenval(path: Path) -> tuple[float | None, list[Segment], dict[str, ob
     energies = {spin: values[:, :, 0].T for spin, values in eigenval.eigenvalues.items()}
     efermi = occupied_maximum(eigenval.eigenvalues)
     structure = BandStructureSymmLine(eigenval.kpoints, energies, lattice.reciprocal_lattice, efermi or 0.0, labels)
-    facts = {"ispin": eigenval.ispin, "fermi_level": "highest occupied level from EIGENVAL occupations"}
+    facts: dict[str, object] = {"ispin": eigenval.ispin, "fermi_level": "highest occupied level from EIGENVAL occupations", "code": "VASP"}
+    incar = path.with_name("INCAR")
+    if incar.exists():
+        from pymatgen.io.vasp import Incar
+
+        parameters = Incar.from_file(str(incar))
+        facts["spin_orbit"] = bool(parameters.get("LSORBIT"))
+        facts.update(method_facts(parameters))
     return efermi, _segments(structure), facts
+
+
+def method_facts(parameters: Mapping[str, Any]) -> dict[str, object]:
+    """The atlas2d method of a run's INCAR parameters, and how it was told, when atlas2d can tell it.
+
+    ``GGA`` unset (``--`` in vasprun.xml) means the POTCARs' functional, PBE for the standard
+    PAW sets; ``LHFCALC`` with ``HFSCREEN`` 0.2 is HSE06; ``LSORBIT`` adds spin-orbit.
+    """
+    gga = str(parameters.get("GGA", "--")).strip().upper()
+    soc = bool(parameters.get("LSORBIT"))
+    if parameters.get("LHFCALC"):
+        if abs(float(parameters.get("HFSCREEN", 0.0)) - 0.2) < 1e-6 and not soc:
+            return {"method": "HSE06", "method_from": "INCAR LHFCALC, HFSCREEN = 0.2"}
+        return {}
+    if parameters.get("LMETAGGA") or parameters.get("METAGGA") or gga not in ("--", "PE"):
+        return {}
+    return {"method": "PBE+SOC" if soc else "PBE", "method_from": f"INCAR GGA = {gga} (PBE POTCARs), LSORBIT = {soc}"}
+
+
+def structure(path: Path) -> object:
+    """The pymatgen ``Structure`` of a VASP run: the vasprun.xml's final one, else the ``POSCAR`` beside the file."""
+    from pymatgen.io.vasp import Poscar, Vasprun
+
+    try:
+        if path.name.upper().startswith("EIGENVAL"):
+            return Poscar.from_file(str(path.with_name("POSCAR"))).structure
+        return Vasprun(str(path), parse_potcar_file=False, parse_dos=False, parse_eigen=False).final_structure
+    except Exception as exc:  # noqa: BLE001 - a damaged file becomes a quarantine reason
+        raise BandDataError(f"no structure in or beside {path.name}: {type(exc).__name__}: {exc}") from exc
 
 
 def occupied_maximum(eigenvalues: dict[object, np.ndarray]) -> float | None:
