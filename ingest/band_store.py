@@ -43,12 +43,13 @@ def write_band_records(
     """Write the records' entries, then their band structures, in the caller's transaction.
 
     Returns what happened to the entries and to the band structures. An entry without a
-    structure gets no material (``write_records(materials=False)``).
+    structure gets no material (``write_records(materials=False)``). Records that share one
+    entry object (several methods of one material) write that entry once.
     """
     bands = BandWriteCounts()
     if not records:
         return WriteCounts(), bands
-    entries = [r.entry for r in records]
+    entries = list({id(r.entry): r.entry for r in records}.values())
     with_layer = write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file)
     without = write_records(session, source_id, [e for e in entries if e.layer is None], source_file=source_file, materials=False)
     counts = WriteCounts(

@@ -88,7 +88,7 @@ def ingest_streams(
     """Ingest ``(file name, items)`` streams of ``adapter``: ``read(path)`` of files, or items made
     another way (``atlas2d fingerprint generate``), recorded under that file name."""
     summary = IngestSummary(source=adapter.source.name)
-    seen: dict[str, str] = {}
+    seen: dict[str, Record] = {}
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[None] | None = None
         for name, stream in streams:
@@ -131,18 +131,22 @@ def _write_batch(
         on_batch(len(batch))
 
 
-def _unique_keys(items: Iterator[Item], seen: dict[str, str]) -> Iterator[Item]:
-    """Pass items through, turning a record whose source id was already seen into ``Rejected``."""
+def _unique_keys(items: Iterator[Item], seen: dict[str, Record]) -> Iterator[Item]:
+    """Pass items through, turning a record whose source id was already seen into ``Rejected``.
+
+    Band records that share one entry object (a download's bands without and with
+    spin-orbit) are that one entry, not duplicates.
+    """
     for item in items:
         entry = item.entry if isinstance(item, BandRecord) else item
         if isinstance(entry, Record):
             first = seen.get(entry.source_key)
-            if first is not None:
+            if first is not None and not (first is entry and isinstance(item, BandRecord)):
                 yield Rejected(
                     locator=entry.locator,
-                    reason=f"duplicate source id {entry.source_key!r} (first at {first})",
+                    reason=f"duplicate source id {entry.source_key!r} (first at {first.locator})",
                     payload=str(entry.raw)[:20000],
                 )
                 continue
-            seen[entry.source_key] = entry.locator
+            seen[entry.source_key] = entry
         yield item

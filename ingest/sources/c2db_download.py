@@ -6,7 +6,9 @@ Keys are result file names (``structure.json``, ``info.json``, ``results-asr.gs.
 ``{"constructor": "asr.<recipe>::Result", "kwargs": {"data": {...}}}`` with ASE-encoded arrays.
 The entry is the structure (an ASE JSON row) with the ground-state values; gaps keep their
 method as in the web table (``gap`` PBE with spin-orbit, ``gap_nosoc`` PBE). The band
-structures in the same file are read by ``atlas2d.ingest.bandfiles.c2db``.
+structures in the same file (without and with spin-orbit) are read by
+``atlas2d.ingest.bandfiles.c2db`` and attached to the same entry (``BandRecord``s sharing it);
+a band-structure result that cannot be read is quarantined on its own, the entry still lands.
 
 The source key is the C2DB uid, read from the file name (``<uid>.row.json`` or ``<uid>.json``,
 how C2DB and scrapers of it name downloads), so the same uid from the web table and from a
@@ -21,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from atlas2d.ingest.band_records import BandDataError, BandRecord
+from atlas2d.ingest.bandfiles.c2db import RESULT, band_structures
 from atlas2d.ingest.harmonize import band_gap_type, number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.ase_rows import structure_of_row
@@ -52,13 +56,26 @@ def uid_of(path: Path) -> str | None:
     return match["uid"] if match else None
 
 
-def read(path: Path) -> Iterator[Record | Rejected]:
-    """The one material of a download; a file that cannot be read is one ``Rejected``."""
+def read(path: Path) -> Iterator[Record | BandRecord | Rejected]:
+    """The one material of a download with its band structures; a file that cannot be read is one ``Rejected``."""
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        yield _record(json.loads(text), path)
+        document = json.loads(text)
+        record = _record(document, path)
     except (ValueError, HarmonizationError) as exc:
         yield Rejected(locator=path.name, reason=f"unreadable C2DB download: {exc}", payload=text[:20000])
+        return
+    try:
+        bands = band_structures(document)
+    except BandDataError as exc:
+        yield record
+        yield Rejected(locator=f"{path.name}#{RESULT}", reason=f"unreadable band structure: {exc}", payload=str(document.get(RESULT))[:20000])
+        return
+    if not bands:
+        yield record
+    for found in bands:
+        provenance = {"file": path.name, "format": FORMAT, "attached_by": "the download's own entry", **found.facts}
+        yield BandRecord(entry=record, method=found.method, fermi_level=found.fermi_level, segments=found.segments, provenance=provenance)
 
 
 def result_data(document: dict[str, Any], name: str) -> dict[str, Any]:
