@@ -9,7 +9,7 @@ material: they are not materials and must not appear in material listings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandRecord, Segment, segments_from_json
+from atlas2d.ingest.records import Record
 from atlas2d.ingest.store import WriteCounts, write_records
 from atlas2d.schema.models import BandStructure, Entry
 
@@ -38,19 +39,24 @@ class BandWriteCounts:
 
 
 def write_band_records(
-    session: Session, source_id: int, records: Sequence[BandRecord], source_file: str | None = None
+    session: Session,
+    source_id: int,
+    records: Sequence[BandRecord],
+    source_file: str | None = None,
+    combine: Callable[[dict[str, Any], Record], Record] | None = None,
 ) -> tuple[WriteCounts, BandWriteCounts]:
     """Write the records' entries, then their band structures, in the caller's transaction.
 
     Returns what happened to the entries and to the band structures. An entry without a
     structure gets no material (``write_records(materials=False)``). Records that share one
-    entry object (several methods of one material) write that entry once.
+    entry object (several methods of one material) write that entry once; ``combine`` is
+    the adapter's (see ``atlas2d.ingest.store.write_records``).
     """
     bands = BandWriteCounts()
     if not records:
         return WriteCounts(), bands
     entries = list({id(r.entry): r.entry for r in records}.values())
-    with_layer = write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file)
+    with_layer = write_records(session, source_id, [e for e in entries if e.layer is not None], source_file=source_file, combine=combine)
     without = write_records(session, source_id, [e for e in entries if e.layer is None], source_file=source_file, materials=False)
     counts = WriteCounts(
         inserted=with_layer.inserted + without.inserted,

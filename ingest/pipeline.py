@@ -116,8 +116,8 @@ def _write_batch(
     rejected = [item for item in batch if isinstance(item, Rejected)]
     with Session(engine) as session, session.begin():
         source_id = ensure_source(session, adapter.source)
-        counts = write_records(session, source_id, records, source_file=source_file)
-        entry_counts, band_counts = write_band_records(session, source_id, band_records, source_file=source_file)
+        counts = write_records(session, source_id, records, source_file=source_file, combine=adapter.combine)
+        entry_counts, band_counts = write_band_records(session, source_id, band_records, source_file=source_file, combine=adapter.combine)
         quarantine(session, adapter.source.name, source_file, rejected)
     summary.inserted += counts.inserted + entry_counts.inserted
     summary.updated += counts.updated + entry_counts.updated

@@ -9,7 +9,7 @@ Each call works inside the caller's transaction, so a batch lands whole or not a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,14 @@ def write_records(
     records: Sequence[Record],
     source_file: str | None = None,
     materials: bool = True,
+    combine: Callable[[dict[str, Any], Record], Record] | None = None,
 ) -> WriteCounts:
     """Insert new records, update changed ones, leave identical ones alone.
 
     ``materials=False`` gives new entries no material: for records that describe no
     material at all (a generated lattice model), which must not appear in material listings.
+    ``combine`` (``Adapter.combine``) turns a record whose entry is stored with another raw
+    record into the record holding both; identical to the stored one, it changes nothing.
     """
     counts = WriteCounts()
     if not records:
@@ -97,8 +100,14 @@ def write_records(
         elif old.raw_sha256 == sha:
             counts.unchanged += 1
         else:
-            _replace(session, old, record, sha, source_file)
-            counts.updated += 1
+            if combine is not None:
+                record = combine(old.raw, record)
+                sha = canonical_sha256(record.raw)
+            if sha == old.raw_sha256:
+                counts.unchanged += 1
+            else:
+                _replace(session, old, record, sha, source_file)
+                counts.updated += 1
     if fresh:
         _insert(session, source_id, fresh, source_file, materials)
         counts.inserted += len(fresh)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from atlas2d.ingest.band_records import BandDataError, BandRecord, validate_segments
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo
@@ -70,6 +71,11 @@ class Adapter:
     file_formats: tuple[Format, ...] = ()
     """For a source published in several formats: the formats ``read`` tells apart by content
     (``atlas2d.ingest.sources.formats.dispatch``), most specific first. Empty for one format."""
+    combine: Callable[[dict[str, Any], Record], Record] | None = None
+    """For a source whose formats each hold part of one entry (C2DB's web table and its
+    per-material download): given the stored raw record of the entry and a new record of the
+    same key, the record to store instead, holding both parts. ``None``: a new raw record
+    replaces the stored one."""
 
     @property
     def name(self) -> str:

@@ -120,6 +120,57 @@ FORMAT = "C2DB ASE database rows"
 ROW_FIELDS = frozenset({"cell", "numbers", "positions", "pbc", "energy", "key_value_pairs", "unique_id"})
 """The fields of an ASE row this reader uses."""
 
+PART_ORDER = (c2db_table.FORMAT, FORMAT, c2db_download.FORMAT)
+"""The formats of one uid's parts, least precise first: a value both give is taken from the later
+(the web table shows numbers rounded for display; the download and the ASE rows hold them whole)."""
+
+
+def parts_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored raw record as its parts keyed by format name (a one-format record is one part)."""
+    if raw and set(raw) <= set(PART_ORDER):
+        return dict(raw)
+    if "structure.json" in raw:
+        return {c2db_download.FORMAT: raw}
+    if c2db_table.UID in raw:
+        return {c2db_table.FORMAT: raw}
+    return {FORMAT: raw}
+
+
+def combine(stored: dict[str, Any], record: Record) -> Record:
+    """One entry for one C2DB uid whichever files hold it: the stored parts with ``record``'s part
+    put in (replacing that format's earlier part), as one record.
+
+    The raw record keeps every part keyed by its format; the values are all parts' values, a
+    value both give taken from the more precise part (``PART_ORDER``); the structure, space
+    group and prototype come from whichever part has them. A record of the format already
+    stored and nothing else simply replaces it.
+    """
+    parts = {**parts_of(stored), **parts_of(record.raw)}
+    if len(parts) == 1:
+        return record
+    records = [_part_record(name, parts[name], record.source_key, record.locator) for name in PART_ORDER if name in parts]
+    values = {(v.name, v.method): v for r in records for v in r.values}
+    shaped = next((r for r in reversed(records) if r.layer is not None), records[-1])
+    return Record(
+        source_key=record.source_key,
+        chemical_formula_reduced=shaped.chemical_formula_reduced,
+        raw={name: parts[name] for name in PART_ORDER if name in parts},
+        layer=shaped.layer,
+        values=list(values.values()),
+        locator=record.locator,
+        prototype=next((r.prototype for r in reversed(records) if r.prototype), None),
+        space_group=next((r.space_group for r in reversed(records) if r.space_group is not None), None),
+    )
+
+
+def _part_record(name: str, part: dict[str, Any], key: str, locator: str) -> Record:
+    if name == c2db_table.FORMAT:
+        return c2db_table.row_record(part, locator)
+    if name == c2db_download.FORMAT:
+        return c2db_download.document_record(part, key, locator)
+    return _record(part, locator, key)
+
+
 FORMATS = (
     Format(c2db_table.FORMAT, c2db_table.looks_like, c2db_table.read),
     Format(c2db_download.FORMAT, c2db_download.looks_like, c2db_download.read),
@@ -138,6 +189,7 @@ ADAPTER = Adapter(
     ),
     "ASE JSON database rows (*.json), an ASE SQLite export (*.db), the web-table CSV or per-material downloads",
     dispatch(FORMATS),
-    mapped_fields=c2db_table.MAPPED_FIELDS | c2db_download.MAPPED_FIELDS | ROW_FIELDS,
+    mapped_fields=c2db_table.MAPPED_FIELDS | c2db_download.MAPPED_FIELDS | ROW_FIELDS | frozenset(PART_ORDER),
     file_formats=FORMATS,
+    combine=combine,
 )

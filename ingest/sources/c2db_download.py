@@ -69,7 +69,8 @@ def read(path: Path) -> Iterator[Record | BandRecord | Rejected]:
         bands = band_structures(document)
     except BandDataError as exc:
         yield record
-        yield Rejected(locator=f"{path.name}#{RESULT}", reason=f"unreadable band structure: {exc}", payload=str(document.get(RESULT))[:20000])
+        payload = str(document.get(RESULT))[:20000]
+        yield Rejected(locator=f"{path.name}#{RESULT}", reason=f"unreadable band structure: {exc}", payload=payload)
         return
     if not bands:
         yield record
@@ -90,11 +91,16 @@ def result_data(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _record(document: Any, path: Path) -> Record:
-    if not isinstance(document, dict) or "structure.json" not in document:
-        raise HarmonizationError("a download is an object of ASR result files with structure.json")
     uid = uid_of(path)
     if uid is None:
         raise HarmonizationError(f"no C2DB uid in the file name {path.name!r} (expected <formula>-<12 hex>.json)")
+    return document_record(document, uid, path.name)
+
+
+def document_record(document: Any, uid: str, locator: str) -> Record:
+    """The record of one download (its ASR result files as parsed JSON) for the C2DB ``uid``."""
+    if not isinstance(document, dict) or "structure.json" not in document:
+        raise HarmonizationError("a download is an object of ASR result files with structure.json")
     rows = document["structure.json"]
     if not isinstance(rows, dict) or len([k for k in rows if k.isdigit()]) != 1:
         raise HarmonizationError("structure.json must hold one ASE row")
@@ -118,7 +124,7 @@ def _record(document: Any, path: Path) -> Record:
     for method, gap, direct in (("PBE+SOC", "gap", "gap_dir"), ("PBE", "gap_nosoc", "gap_dir_nosoc")):
         values.append(band_gap_type(number(gs.get(gap), gap), number(gs.get(direct), direct), method, f"{GS}:{direct}"))
     check_storable(document)
-    record = structure_record(uid, layer, document, values, path.name, prototype=info.get("crystal_type") or None)
+    record = structure_record(uid, layer, document, values, locator, prototype=info.get("crystal_type") or None)
     space_group = (info.get("spglib_dataset") or {}).get("number")
     record.space_group = int(space_group) if isinstance(space_group, int) else None
     return record

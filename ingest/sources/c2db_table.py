@@ -114,6 +114,11 @@ def _record(header: list[str], fields: list[str], locator: str) -> Record:
     if len(fields) != len(header):
         raise HarmonizationError(f"row has {len(fields)} fields, the header {len(header)} (truncated or shifted row)")
     row = {title: (None if cell.strip() == UNKNOWN else cell.strip()) for title, cell in zip(header, fields, strict=True)}
+    return row_record(row, locator)
+
+
+def row_record(row: dict[str, str | None], locator: str) -> Record:
+    """The record of one row as stored (column title -> cell, ``None`` for "-")."""
     uid = row.get(UID)
     if not uid:
         raise HarmonizationError("missing C2DB uid (Unique identifier)")
