@@ -76,6 +76,8 @@ METHODS: dict[str, str] = {
     "PBE": "PBE",
     "PBE+SOC": "PBE_SOC",
     "PBE+U": "PBE_U",
+    "LDA": "LDA",
+    "QSGW": "QSGW",
     "HSE06": "HSE06",
     "G0W0": "G0W0",
     "BSE": "BSE",

@@ -101,7 +101,8 @@ def test_cli_ingest_bands_reports_attached_and_quarantined_rows(store_url: str, 
     done = atlas2d("ingest", "bands", str(tmp_path), ATLAS2D_DATABASE_URL=cli_env, COLUMNS="200")
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("│ index.csv"))
-    assert [cell.strip() for cell in row.strip("│").split("│")] == ["index.csv", "ASE band-structure JSON", "2", "1", "0", "0", "1"]
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells == ["index.csv", "index CSV", "ASE band-structure JSON", "2", "1", "0", "0", "1"]
     assert "unknown method 'B3LYP'" in done.stdout
     missing = atlas2d("ingest", "bands", str(tmp_path / "nothing.csv"), ATLAS2D_DATABASE_URL=cli_env)
     assert missing.returncode == 1 and missing.stderr.strip() == f"error: no such index CSV: {tmp_path / 'nothing.csv'}"

@@ -12,6 +12,7 @@ from atlas2d.api.console import console, fail, print_table, progress
 from atlas2d.api.store_access import open_store, settings_of
 from atlas2d.ingest.band_records import BandDataError
 from atlas2d.ingest.bandfiles.index import index_files, ingest_index
+from atlas2d.ingest.bandfiles.loose import attach_files, band_files
 from atlas2d.ingest.pipeline import BATCH_SIZE, IngestSummary, ingest_files
 from atlas2d.ingest.sources.registry import SourceError, registry
 
@@ -32,7 +33,8 @@ def ingest(
     source: Annotated[
         str,
         typer.Argument(
-            help=f"Which adapter reads the files. {sources_help()}; {BANDS}: index CSVs of band-structure files (a folder: its index.csv)."
+            help=f"Which adapter reads the files. {sources_help()}; "
+            f"{BANDS}: band-structure files, by an index CSV (a folder: its index.csv) or by structure."
         ),
     ],
     paths: Annotated[list[Path], typer.Argument(help="Files to read (a folder means every file in it).")],
@@ -42,8 +44,10 @@ def ingest(
 
     Sources are the adapters registered in the atlas2d.sources entry-point group (atlas2d's
     own and any installed package's); 'tight-binding-generated' takes a model spec and
-    stores generated band structures; 'bands' takes index CSVs naming band-structure files
-    (VASP vasprun.xml or EIGENVAL, ASE band JSON) and the entries they belong to.
+    stores generated band structures; 'bands' takes band-structure files (VASP vasprun.xml or
+    EIGENVAL, ASE band JSON, Quantum ESPRESSO bands.x filband, Questaal bnds, C2DB downloads):
+    an index CSV names each file's entry and method, and any other file or folder is attached
+    to the stored entry its structure matches (dedup's PDD EMD tolerance, one material only).
 
     Safe to repeat: unchanged records are skipped, changed ones update their entry and keep
     the previous raw record as a revision. Each batch is one transaction, so an interrupted
@@ -63,30 +67,55 @@ def ingest(
 
 
 def ingest_bands(ctx: typer.Context, paths: list[Path]) -> None:
-    """``atlas2d ingest bands INDEX.csv…``: band-structure files attached to their entries by an index CSV."""
+    """``atlas2d ingest bands PATH…``: band-structure files attached by an index CSV, or by their structure.
+
+    An index CSV (or a folder holding ``index.csv``) names each file's entry; any other file
+    or folder is read file by file, and each is attached to the stored entry its structure
+    matches within the dedup tolerance.
+    """
+    from atlas2d.embeddings.structure.match import match_stored
+
+    indexed = [p for p in paths if p.suffix.lower() == ".csv" or (p / "index.csv").is_file()]
+    loose = [p for p in paths if p not in indexed]
+    missing = [p for p in loose if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {missing[0]}")
     try:
-        indexes = index_files(paths)
+        indexes = index_files(indexed)
     except BandDataError as exc:
         fail(str(exc))
+    files = band_files(loose)
+    if loose and not files:
+        fail(f"no band-structure file atlas2d reads in {', '.join(map(str, loose))}")
+    rows = []
     with open_store(settings_of(ctx)) as session:
+        engine = session.get_bind()
         for index in indexes:
             with progress() as bar:
                 task = bar.add_task(f"bands {index.name}", total=None)
                 try:
-                    summary = ingest_index(session.get_bind(), index, on_row=lambda: bar.advance(task))
+                    summary = ingest_index(engine, index, on_row=lambda: bar.advance(task))
                 except (BandDataError, OSError) as exc:
                     fail(str(exc))
-            bands = summary.bands
-            print_table(
-                ["index", "formats", "rows", "attached", "updated", "already present", "quarantined"],
-                [
-                    (index.name, ", ".join(summary.formats), summary.rows)
-                    + (bands.inserted, bands.updated, bands.unchanged, summary.quarantined)
-                ],
-                title="Band-structure ingest",
-            )
-            if summary.reasons:
-                print_table(["quarantine reason", "rows"], sorted(summary.reasons.items(), key=lambda r: -r[1]))
+            rows.append((index.name, "index CSV", summary))
+        if files:
+            root = loose[0] if len(loose) == 1 and loose[0].is_dir() else None
+            with progress() as bar:
+                task = bar.add_task("bands by structure", total=len(files))
+                summary = attach_files(engine, files, match_stored, root=root, on_file=lambda: bar.advance(task))
+            rows.append((f"{len(files)} file(s)", "structure match", summary))
+    print_table(
+        ["input", "attached by", "formats", "files or rows", "attached", "updated", "already present", "quarantined"],
+        [
+            (name, how, ", ".join(s.formats), s.rows, s.bands.inserted, s.bands.updated, s.bands.unchanged, s.quarantined)
+            for name, how, s in rows
+        ],
+        title="Band-structure ingest",
+    )
+    reasons = [(name, reason, n) for name, _, s in rows for reason, n in sorted(s.reasons.items(), key=lambda r: -r[1])]
+    if reasons:
+        title = "Quarantined (see: atlas2d sql 'SELECT * FROM quarantine')"
+        print_table(["input", "quarantine reason", "files or rows"], reasons, title=title)
 
 
 def expand(paths: list[Path]) -> list[Path]:
