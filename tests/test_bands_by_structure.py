@@ -176,3 +176,23 @@ def test_c2db_download_bands_with_and_without_spin_orbit_match_the_json(store_ur
     again = ingest_files(engine, "c2db", [DOWNLOAD])
     assert (again.unchanged, again.bands.unchanged, again.bands.updated) == (1, 2, 0)
     engine.dispose()
+
+
+def test_cli_ingest_bands_attaches_folders_by_structure_and_names_what_it_quarantined(
+    store_url: str, cli_env: str, atlas2d, tmp_path: Path  # noqa: ANN001
+) -> None:
+    engine = make_engine(store_url)
+    ingest_files(engine, "mc2d", [MC2D_V4])
+    engine.dispose()
+    done = atlas2d("ingest", "bands", str(MOS2), str(WSE2), ATLAS2D_DATABASE_URL=cli_env, COLUMNS="220")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("│ 5 file(s)"))
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[1] == "structure match" and cells[3:] == ["5", "2", "0", "0", "3"]
+    assert "VASP vasprun.xml" in cells[2] and "Questaal bnds" in cells[2]
+    assert "method not stated in the file (Questaal bnds)" in done.stdout
+    missing = atlas2d("ingest", "bands", str(tmp_path / "nothing"), ATLAS2D_DATABASE_URL=cli_env)
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: no such file or folder: {tmp_path / 'nothing'}"
+    (tmp_path / "notes.txt").write_text("not a band structure\n")
+    empty = atlas2d("ingest", "bands", str(tmp_path), ATLAS2D_DATABASE_URL=cli_env)
+    assert empty.returncode == 1 and "no band-structure file atlas2d reads" in empty.stderr
