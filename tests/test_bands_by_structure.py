@@ -196,3 +196,15 @@ def test_cli_ingest_bands_attaches_folders_by_structure_and_names_what_it_quaran
     (tmp_path / "notes.txt").write_text("not a band structure\n")
     empty = atlas2d("ingest", "bands", str(tmp_path), ATLAS2D_DATABASE_URL=cli_env)
     assert empty.returncode == 1 and "no band-structure file atlas2d reads" in empty.stderr
+
+
+def test_a_c2db_download_named_in_an_index_row_is_refused_with_what_to_do(store_url: str, session: Session, tmp_path: Path) -> None:
+    engine = make_engine(store_url)
+    ingest_files(engine, "c2db", [DOWNLOAD])
+    shutil.copy(DOWNLOAD, tmp_path)
+    (tmp_path / "index.csv").write_text(f"file,source,source_id,method,code\n{DOWNLOAD.name},c2db,Be4-09dd42ad034e,PBE,GPAW\n")
+    summary = ingest_index(engine, tmp_path / "index.csv")
+    assert summary.quarantined == 1
+    reason = session.execute(select(Quarantine.reason)).scalar_one()
+    assert reason.startswith("unreadable band file: a C2DB per-material download holds two band structures")
+    engine.dispose()

@@ -20,6 +20,7 @@ from atlas2d.ingest.band_records import BandDataError, BandRecord, Segment
 from atlas2d.ingest.band_store import BandWriteCounts, write_bands
 from atlas2d.ingest.bandfiles import ase_json, qe, questaal, vasp
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected
+from atlas2d.ingest.sources import c2db_download
 from atlas2d.ingest.store import quarantine
 from atlas2d.ingest.vocabulary import check_method
 from atlas2d.schema.models import Entry, Source
@@ -47,6 +48,10 @@ def reader_for(path: Path) -> tuple[str, Reader]:
         return vasp.FORMAT_EIGENVAL, vasp.read_eigenval
     with path.open(encoding="utf-8", errors="replace") as handle:
         head = handle.read(4096)
+    if c2db_download.looks_like(head):
+        raise BandDataError(
+            "a C2DB per-material download holds two band structures: ingest it with 'atlas2d ingest c2db', or without an index row"
+        )
     if vasp.looks_like_vasprun(head):
         return vasp.FORMAT_VASPRUN, vasp.read_vasprun
     if ase_json.looks_like(head):
