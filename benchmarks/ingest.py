@@ -43,7 +43,7 @@ from atlas2d.ingest.samples import SAMPLES
 from atlas2d.ingest.sources.registry import adapter
 from atlas2d.schema.database import make_engine, sqlalchemy_url, start_embedded
 from atlas2d.schema.migrate import upgrade
-from atlas2d.schema.models import Quarantine
+from atlas2d.schema.models import BandStructure, Quarantine
 from atlas2d.testdata import SHARED_DATA
 from atlas2d.testdata.bench import benchmark_parser, report
 
@@ -179,8 +179,11 @@ MATERIALS_BY_SOURCES = text(
 )
 
 
-def end_to_end(admin: Engine, url: str, figures: dict[str, float]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """All of the data folder into one store, step by step; (step rows, quarantine reasons)."""
+Rows = list[tuple[object, ...]]
+
+
+def end_to_end(admin: Engine, url: str, figures: dict[str, float]) -> tuple[Rows, Rows, Rows]:
+    """All of the data folder into one store, step by step; (step rows, quarantine reasons, band files attached by structure)."""
     from atlas2d.embeddings.bands.model import WEIGHTS, load_model
     from atlas2d.embeddings.bands.refresh import refresh as fingerprint
 
@@ -223,7 +226,12 @@ def end_to_end(admin: Engine, url: str, figures: dict[str, float]) -> tuple[list
     step("rerun_all_sources", changed, 0, started)
     figures["e2e_rerun_changed_entries"] = changed
     with Session(engine) as session:
-        spans = dict(session.execute(MATERIALS_BY_SOURCES).tuples().all())
+        spans = {n: count for n, count in session.execute(MATERIALS_BY_SOURCES)}
+        attached = session.execute(
+            select(BandStructure.provenance["file"].astext, BandStructure.method, BandStructure.provenance["attached_by"].astext)
+            .where(BandStructure.provenance["attached_by"].astext.like("structure matched%"))
+            .order_by(BandStructure.id)
+        ).all()
         reasons = session.execute(
             select(Quarantine.source_name, Quarantine.reason, func.count())
             .group_by(Quarantine.source_name, Quarantine.reason)
@@ -233,7 +241,8 @@ def end_to_end(admin: Engine, url: str, figures: dict[str, float]) -> tuple[list
         figures[f"e2e_materials_in_{n}_sources"] = count
     figures["e2e_quarantined"] = sum(n for _, _, n in reasons)
     engine.dispose()
-    return rows, [tuple(r) for r in reasons]
+    figures["e2e_bands_files_attached"] = len(attached)
+    return rows, [tuple(r) for r in reasons], [tuple(r) for r in attached]
 
 
 def main() -> None:
@@ -266,7 +275,7 @@ def main() -> None:
             figures[f"{key}_store_overhead_ratio"] = ingest_s / parse_s
             rows.append((source, n, ingest_s, n / ingest_s, n / parse_s, ingest_s / parse_s))
         real = time_real_files(admin, url, figures) if not args.no_real and SHARED_DATA.exists() else []
-        e2e, reasons = end_to_end(admin, url, figures) if not args.no_end_to_end and SHARED_DATA.exists() else ([], [])
+        e2e, reasons, attached = end_to_end(admin, url, figures) if not args.no_end_to_end and SHARED_DATA.exists() else ([], [], [])
         admin.dispose()
     figures["target_2dmatpedia_entries_per_s"] = TARGET_2DMATPEDIA_PER_S
     figures["meets_target_2dmatpedia"] = float(figures["2dmatpedia_entries_per_s"] >= TARGET_2DMATPEDIA_PER_S)
@@ -289,6 +298,7 @@ def main() -> None:
         spans = ", ".join(f"{k.split('_')[3]} source(s): {int(v)}" for k, v in figures.items() if k.startswith("e2e_materials_in_"))
         print(f"materials by number of sources: {spans}; a re-run changed {int(figures['e2e_rerun_changed_entries'])} entries")
         print_table(["source", "quarantine reason", "records"], reasons, title="Quarantined from the real files")
+        print_table(["file", "method", "attached by"], attached, title="Band files attached by structure")
     print(f"2DMatPedia-style JSON lines: {figures['2dmatpedia_entries_per_s']:.0f} entries/s (target >= {TARGET_2DMATPEDIA_PER_S:.0f})")
     report(figures, args.json)
 

@@ -93,7 +93,9 @@ def ingest_streams(
         pending: Future[None] | None = None
         for name, stream in streams:
             summary.files += 1
-            items = _unique_keys(adapter.checked(stream, name), seen)
+            # An adapter that combines one entry's parts from several files sees an id again in
+            # another file as another part: only a repeat within one file is a duplicate.
+            items = _unique_keys(adapter.checked(stream, name), {} if adapter.combine is not None else seen)
             while batch := list(islice(items, batch_size)):
                 if pending is not None:
                     pending.result()

@@ -105,3 +105,20 @@ def test_download_and_web_table_row_of_one_uid_keep_the_download_bands(
     for path in files:
         again = _ingest(store_url, path)
         assert (again.inserted, again.updated, again.unchanged, again.bands.updated) == (0, 0, 1, 0), path.name
+
+
+def test_parts_of_one_uid_in_one_run_are_combined_but_a_uid_twice_in_one_file_is_quarantined(
+    store_url: str, session: Session, tmp_path: Path
+) -> None:
+    table, _ = _table_with(tmp_path, UID)
+    engine = make_engine(store_url)
+    both = ingest_files(engine, "c2db", [table, ROW])
+    assert (both.inserted, both.updated, both.quarantined) == (1, 1, 0)
+    entry = session.execute(select(Entry).where(Entry.source_key == UID)).scalar_one()
+    assert sorted(entry.raw) == ["C2DB ASE database rows", "C2DB web-table CSV"]
+    lines = table.read_text(encoding="utf-8").splitlines()
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join([lines[0], lines[1], lines[1]]) + "\n", encoding="utf-8")
+    repeated = ingest_files(engine, "c2db", [twice])
+    engine.dispose()
+    assert repeated.quarantined == 1 and repeated.reasons == {"duplicate source id 'MoS2-165798ab5e18' (first at twice.csv": 1}
