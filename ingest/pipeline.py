@@ -8,7 +8,9 @@ Each batch (good records and rejected ones together) is one transaction, so a ru
 halfway leaves whole batches behind and nothing half-written; because writing is
 idempotent (``atlas2d.ingest.store``), running the same command again finishes the job. A source id
 seen twice in one run is a broken record (two records cannot both be that entry), so the
-second one is quarantined rather than silently overwriting the first.
+second one is quarantined rather than silently overwriting the first; for an adapter that
+combines one entry's parts from several files (``Adapter.combine``), the same id in another
+file is another part, and only a repeat within one file is quarantined.
 
 One writer thread commits batch k while the reader parses batch k + 1: the database's time
 and the parser's overlap (psycopg releases the GIL while it waits). At most one batch is in
