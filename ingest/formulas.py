@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 import string
-from functools import cache, reduce
+from functools import reduce
 
-from pymatgen.core import Element
-
+from atlas2d.ingest.limits import check_symbol
 from atlas2d.ingest.records import HarmonizationError
 
 
@@ -47,11 +46,9 @@ def parse_formula(formula: str) -> dict[str, float]:
     return counts
 
 
-@cache
 def check_element(symbol: str) -> None:
-    """Raise unless ``symbol`` is a real chemical element (no dummy species)."""
-    if not Element.is_valid_symbol(symbol):
-        raise HarmonizationError(f"unknown element {symbol!r}")
+    """Raise unless ``symbol`` is a real chemical element (no isotope such as D, no dummy species)."""
+    check_symbol(symbol)
 
 
 def _integer_counts(counts: dict[str, float]) -> dict[str, int]:

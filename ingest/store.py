@@ -126,11 +126,12 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
 
 
 def _text(value: str) -> str:
-    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``.
+    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``, lone
+    surrogates (not encodable as UTF-8) as ``\\udXXX``.
 
-    A broken file may hold NUL bytes; its quarantine row must still be written.
+    A broken file may hold either; its quarantine row must still be written.
     """
-    return value.replace("\x00", "\\x00")
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _insert(
