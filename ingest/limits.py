@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from atlas2d.ingest.records import Layer, Record, Value
 
 MAX_SOURCE_KEY = 512
-"""Characters of a source id. The (source, key) B-tree index takes rows up to 2,704 bytes;
-512 characters of up to 4 UTF-8 bytes each stay below it (real ids are under 100)."""
+"""Characters of a source id, and of a reduced formula. Both are in B-tree indexes, which
+take rows up to 2,704 bytes; 512 characters of up to 4 UTF-8 bytes each stay below it (real
+ids are under 100 characters, real formulas under 40)."""
 
 MAX_COLUMN = {"name": 64, "method": 64, "unit": 32}
 """Characters of a property value's ``varchar`` columns (``schema/models.py``): a longer
@@ -84,7 +85,7 @@ species, which are not elements a material is made of."""
 def check_record(record: Record) -> None:
     """Raise ``HarmonizationError`` naming the first limit ``record`` breaks."""
     check_text("source id", record.source_key, MAX_SOURCE_KEY)
-    check_text("chemical_formula_reduced", record.chemical_formula_reduced, MAX_TEXT)
+    check_text("chemical_formula_reduced", record.chemical_formula_reduced, MAX_SOURCE_KEY)
     if record.prototype is not None:
         check_text("prototype", record.prototype, MAX_TEXT)
     if record.space_group is not None and not 1 <= record.space_group <= 230:

@@ -10,6 +10,7 @@ rather than misread. The source key is the ``structure_2D`` uuid.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def read(path: Path) -> Iterator[Record | Rejected]:
     """Every compound; a file that is not a Discover document is one ``Rejected``."""
     text = read_text(path)
     try:
-        document = orjson.loads(text)
+        document = _parse(text)
         if not isinstance(document, dict) or not isinstance(document.get("compounds"), list):
             raise ValueError("a Discover file is an object with a 'compounds' list")
         _check_units(document.get("observables") or {})
@@ -61,6 +62,15 @@ def read(path: Path) -> Iterator[Record | Rejected]:
     for index, item in enumerate(document["compounds"]):
         locator = f"{path.name}[{index}]"
         yield attempt(locator, lambda item=item: dumps(item), lambda item=item, locator=locator: _record(item, locator))
+
+
+def _parse(text: str) -> Any:
+    """The document, by orjson; by the standard library when orjson refuses it, which reads what
+    one damaged compound may hold (NaN, a lone surrogate) so that only that compound is quarantined."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _check_units(observables: object) -> None:
