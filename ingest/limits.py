@@ -196,4 +196,4 @@ def check_cell(matrix: np.ndarray, frac: np.ndarray) -> None:
 def check_symbol(symbol: object) -> None:
     """Raise unless ``symbol`` is the symbol of element 1-118 (no isotopes, no dummy species)."""
     if not isinstance(symbol, str) or symbol not in REAL_ELEMENTS:
-        raise HarmonizationError(f"unknown element {symbol!r} (elements 1-118 only)")
+        raise HarmonizationError(f"unknown element {symbol!r}")

@@ -24,7 +24,7 @@ from typing import Any
 from atlas2d.ingest.harmonize import band_gap_type, number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.ase_rows import structure_of_row
-from atlas2d.ingest.sources.common import check_storable, structure_record
+from atlas2d.ingest.sources.common import check_storable, read_text, structure_record
 
 FORMAT = "C2DB per-material download (ASR JSON)"
 
@@ -54,11 +54,13 @@ def uid_of(path: Path) -> str | None:
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """The one material of a download; a file that cannot be read is one ``Rejected``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     try:
         yield _record(json.loads(text), path)
     except (ValueError, HarmonizationError) as exc:
         yield Rejected(locator=path.name, reason=f"unreadable C2DB download: {exc}", payload=text[:20000])
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile download raises (deep nesting, a list for an object) is the reason
+        yield Rejected(locator=path.name, reason=f"unreadable C2DB download: {type(exc).__name__}: {exc}", payload=text[:20000])
 
 
 def result_data(document: dict[str, Any], name: str) -> dict[str, Any]:
