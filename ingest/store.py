@@ -110,7 +110,7 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
     rows = [
         {
             "source_name": source_name,
-            "source_file": source_file,
+            "source_file": None if source_file is None else _text(source_file),
             "locator": _text(r.locator),
             "reason": _text(r.reason),
             "payload": _text(r.payload),

@@ -540,6 +540,16 @@ def ingest_corpus(seed: int = 18, size: int = 1000) -> list[FuzzFile]:
     return builder.files
 
 
+def clean_corpus(seed: int = 18, size: int = 1000) -> list[FuzzFile]:
+    """The peer of ``ingest_corpus``: about ``size`` good records, one file per format, nothing hostile."""
+    builder = _Builder(random.Random(seed))
+    all_kinds = kinds()
+    for kind in all_kinds:
+        records = [builder.good(kind) for _ in range(max(size // len(all_kinds), 1))]
+        builder.add(kind, "clean", kind.encode([r for r, _ in records]), len(records), [k for _, k in records], [], ["clean"])
+    return builder.files
+
+
 def write_corpus(files: list[FuzzFile], folder: Path) -> dict[str, list[Path]]:
     """Write the files into ``folder``; the paths of each source, for one ``atlas2d ingest`` run each."""
     folder.mkdir(parents=True, exist_ok=True)
