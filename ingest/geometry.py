@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import pdist
 
 from atlas2d.ingest.formulas import check_element
 from atlas2d.ingest.limits import check_cell
@@ -20,6 +21,9 @@ from atlas2d.ingest.records import HarmonizationError, Layer
 
 MIN_INTERATOMIC_DISTANCE = 0.5
 """Å. Closer atoms are overlapping: the record is broken, not a material."""
+
+ALL_PAIRS_SITES = 64
+"""Sites up to which the overlap check takes all pair distances (576 tiled points, 1.3 MB)."""
 
 
 def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
@@ -113,18 +117,22 @@ def _finite_arrays(lattice: object, coords: object, n: int) -> tuple[np.ndarray,
 def _check_no_overlap(plane: np.ndarray, cart: np.ndarray) -> None:
     """Refuse two sites (or a site and its own in-plane image) closer than ``MIN_INTERATOMIC_DISTANCE``.
 
-    The cell and its eight in-plane neighbours are tiled into a k-d tree (a neighbour grid
-    that adapts to the density), and each site of the cell asks for its nearest other
-    point: memory and time grow with n log n, where every pair distance (the former
-    ``pdist``) needed 9n x 9n / 2 of them, 30 GiB for a 10,000-atom cell. With positions
-    wrapped into the cell this finds the shortest distance in any cell that is not
-    extremely skewed.
+    The cell and its eight in-plane neighbours are tiled; with positions wrapped into the
+    cell this finds the shortest distance in any cell that is not extremely skewed. Up to
+    ``ALL_PAIRS_SITES`` sites every pair distance is taken (scipy's ``pdist``, in C, the
+    fastest for few points); above, the tiled points go into a k-d tree (a neighbour grid
+    that adapts to the density) and each site of the cell asks for its nearest other point,
+    so memory grows linearly with n where all pairs need 9n x 9n / 2 distances (30 GiB for
+    a 10,000-atom cell).
     """
     tiled = np.repeat(cart[None, :, :], len(_NEIGHBOUR_CELLS), axis=0)
     tiled[:, :, :2] += (_NEIGHBOUR_CELLS @ plane)[:, None, :]
-    tree = cKDTree(tiled.reshape(-1, 3))
-    distances, _ = tree.query(cart, k=2)
-    closest = float(distances[:, 1].min())
+    points = tiled.reshape(-1, 3)
+    if len(cart) <= ALL_PAIRS_SITES:
+        closest = float(np.sqrt(pdist(points, "sqeuclidean").min()))
+    else:
+        distances, _ = cKDTree(points).query(cart, k=2)
+        closest = float(distances[:, 1].min())
     if closest < MIN_INTERATOMIC_DISTANCE:
         raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
 

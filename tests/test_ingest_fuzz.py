@@ -16,6 +16,7 @@ from subprocess import CompletedProcess
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from atlas2d.ingest.bandfiles.index import ingest_index
 from atlas2d.ingest.pipeline import ingest_files
 from atlas2d.ingest.samples import SAMPLES
 from atlas2d.schema.database import make_engine
@@ -62,3 +63,30 @@ def test_a_record_the_database_refuses_is_quarantined_and_its_batch_stored(store
     assert "test_refuses_one" in row.reason
     assert refused in row.payload
     engine.dispose()
+
+
+def test_hostile_band_index_rows_are_quarantined_one_by_one(store_url: str, tmp_path: Path) -> None:
+    """A BOM, a row over the CSV field limit, a short row and band files nested 5,000 deep or of the wrong shape."""
+    item = json.loads((SAMPLES / "mc2d" / "mc2d_v4_structures_sample.json").read_text())[0]
+    entries = tmp_path / "mc2d.json"
+    entries.write_text(json.dumps([item]))
+    engine = make_engine(store_url)
+    ingest_files(engine, "mc2d", [entries])
+    (tmp_path / "deep.json").write_text('{"path": {"kpts": ' + "[" * 5000 + "]" * 5000 + "}}")
+    (tmp_path / "wrong.json").write_text('{"energies": {"__ndarray__": [[1], "float64", [1.0]]}, "path": 1, "reference": "x"}')
+    key = item["structure_label"]
+    index = tmp_path / "index.csv"
+    index.write_text(
+        "\ufefffile,source,source_id,method,code\n"
+        f"deep.json,mc2d,{key},PBE,gpaw\n"
+        f"wrong.json,mc2d,{key},PBE,gpaw\n"
+        f"{'x' * 200_000},mc2d,{key},PBE,gpaw\n"
+        "short.json,mc2d\n"
+    )
+    summary = ingest_index(engine, index)
+    assert (summary.rows, summary.quarantined) == (4, 4)
+    with Session(engine) as session:
+        reasons = dict(session.execute(select(Quarantine.locator, Quarantine.reason).where(Quarantine.source_name == "bands")).all())
+    engine.dispose()
+    assert set(reasons) == {"index.csv:2", "index.csv:3", "index.csv:4", "index.csv:5"}
+    assert "field larger than field limit" in reasons["index.csv:4"]

@@ -85,7 +85,7 @@ def _nested(levels: int) -> Any:
         ({"source_key": "key\ud800"}, "source id holds a lone surrogate"),
         ({"source_key": "key\x00"}, "source id holds a NUL character"),
         ({"chemical_formula_reduced": "Mo" * 300}, "chemical_formula_reduced is 600 characters long"),
-        ({"raw": _nested(MAX_DEPTH + 1)}, "raw record is nested 65 levels deep, the limit is 64"),
+        ({"raw": _nested(MAX_DEPTH + 1)}, "raw record is nested deeper than 254 levels"),
         ({"raw": {"n": 2**64}}, "raw record cannot be stored as JSON: Integer exceeds 64-bit range"),
         ({"raw": {"note": "bad \ud800"}}, "raw record cannot be stored as JSON"),
         ({"raw": {"note": "a\x00b"}}, "raw record holds a NUL character"),

@@ -87,9 +87,9 @@ class Adapter:
 
         A record that breaks the contract (a constructed record under a real source or the
         other way round, a record outside the limits of ``atlas2d.ingest.limits``, an invalid
-        band structure, a method outside the vocabulary, an object of another type) becomes a ``Rejected``; an exception that escapes the
-        reader, which is a bug in the adapter, ends the file with one ``Rejected`` naming it
-        instead of ending the run.
+        band structure, a method outside the vocabulary, an object of another type) becomes
+        a ``Rejected``; an exception that escapes the reader, which is a bug in the adapter,
+        ends the file with one ``Rejected`` naming it instead of ending the run.
         """
         try:
             for item in items:
