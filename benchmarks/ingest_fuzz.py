@@ -28,7 +28,7 @@ from atlas2d.schema.migrate import upgrade
 from atlas2d.testdata.bench import benchmark_parser, report
 from atlas2d.testdata.fuzz_ingest import FuzzFile, account, clean_corpus, ingest_corpus, write_corpus
 
-QUICK_RECORDS = 300
+QUICK_RECORDS = 600
 FULL_RECORDS = 2000
 
 
@@ -50,7 +50,7 @@ def run_corpus(files: list[FuzzFile], folder: Path, url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = benchmark_parser(__doc__ or "", f"{QUICK_RECORDS} records (every case once gives about 800)")
+    parser = benchmark_parser(__doc__ or "", f"{QUICK_RECORDS} records or more: every hostile case of every format once (about 650)")
     parser.add_argument("--records", type=int, default=FULL_RECORDS, help=f"records in the corpus, at least (default {FULL_RECORDS})")
     parser.add_argument("--seed", type=int, default=18, help="corpus seed (default 18)")
     args = parser.parse_args()

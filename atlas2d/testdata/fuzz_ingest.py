@@ -431,8 +431,8 @@ class _Builder:
 
     def mixed(self, kind: Kind, case: Case) -> None:
         """Good records around one hostile one (before it only when the hostile one spoils what follows)."""
-        before = [self.good(kind) for _ in range(self.rng.randint(1, 3))]
-        after = [] if case.last else [self.good(kind) for _ in range(self.rng.randint(0, 2))]
+        before = [self.good(kind) for _ in range(self.rng.randint(1, 2))]
+        after = [] if case.last else [self.good(kind) for _ in range(self.rng.randint(0, 1))]
         if case.last and not kind.streaming:
             before = []
         hostile, key = self.good(kind)
