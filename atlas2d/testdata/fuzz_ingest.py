@@ -28,6 +28,7 @@ import io
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -575,17 +576,18 @@ def account(engine: Engine, files: list[FuzzFile]) -> Account:
     """What became of every record of ``files`` in the store behind ``engine``."""
     result = Account(files=len(files))
     with Session(engine) as session:
-        stored: dict[tuple[str, str], int] = {}
+        per_file: Counter[tuple[str, str]] = Counter()
+        keys: set[tuple[str, str]] = set()
         for source, source_file, key in session.execute(
             select(Source.name, Entry.source_file, Entry.source_key).join(Source, Source.id == Entry.source_id)
         ):
-            stored[(source, source_file)] = stored.get((source, source_file), 0) + 1
-            stored[(source, "key:" + key)] = 1
+            per_file[(source, source_file)] += 1
+            keys.add((source, key))
         rows: dict[str, list[tuple[str, str]]] = {}
         for source_file, locator, reason in session.execute(select(Quarantine.source_file, Quarantine.locator, Quarantine.reason)):
             rows.setdefault(source_file, []).append((locator, reason))
     for item in files:
-        in_file = stored.get((item.source, item.name), 0)
+        in_file = per_file[(item.source, item.name)]
         quarantined = rows.get(item.name, [])
         covered = in_file + sum(_covers(locator, reason, item) for locator, reason in quarantined)
         result.given += item.given
@@ -594,8 +596,8 @@ def account(engine: Engine, files: list[FuzzFile]) -> Account:
         bugs = [reason for _, reason in quarantined if "an adapter bug" in reason]
         result.reader_bugs += len(bugs)
         lost = max(item.given - covered, 0)
-        missing = [k for k in item.good_keys if (item.source, "key:" + k) not in stored]
-        accepted = [k for k in item.hostile_keys if (item.source, "key:" + k) in stored]
+        missing = [k for k in item.good_keys if (item.source, k) not in keys]
+        accepted = [k for k in item.hostile_keys if (item.source, k) in keys]
         result.lost += lost
         result.good_missing += len(missing)
         result.hostile_stored += len(accepted)
