@@ -8,12 +8,15 @@ API and experimental values all meet on the reduced formula, so there is one wri
 from __future__ import annotations
 
 import math
+import re
 import string
-from functools import cache, reduce
+from functools import reduce
 
-from pymatgen.core import Element
-
+from atlas2d.ingest.limits import check_symbol
 from atlas2d.ingest.records import HarmonizationError
+
+SYMBOL = re.compile(r"[A-Z][a-z]?")
+"""An element symbol in a formula, checked as written: pymatgen reads the isotope D as H."""
 
 
 def reduced_formula(counts: dict[str, float]) -> str:
@@ -35,6 +38,8 @@ def parse_formula(formula: str) -> dict[str, float]:
     """Element counts of a formula string; raises for unknown elements."""
     from pymatgen.core import Composition
 
+    for symbol in SYMBOL.findall(formula):
+        check_element(symbol)
     try:
         composition = Composition(formula)
     except Exception as exc:
@@ -47,11 +52,9 @@ def parse_formula(formula: str) -> dict[str, float]:
     return counts
 
 
-@cache
 def check_element(symbol: str) -> None:
-    """Raise unless ``symbol`` is a real chemical element (no dummy species)."""
-    if not Element.is_valid_symbol(symbol):
-        raise HarmonizationError(f"unknown element {symbol!r}")
+    """Raise unless ``symbol`` is a real chemical element (no isotope such as D, no dummy species)."""
+    check_symbol(symbol)
 
 
 def _integer_counts(counts: dict[str, float]) -> dict[str, int]:

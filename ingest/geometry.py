@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 from pymatgen.core import Structure
+from scipy.spatial import cKDTree
 from scipy.spatial.distance import pdist
 
 from atlas2d.ingest.formulas import check_element
+from atlas2d.ingest.limits import check_cell
 from atlas2d.ingest.records import HarmonizationError, Layer
 
 MIN_INTERATOMIC_DISTANCE = 0.5
 """Å. Closer atoms are overlapping: the record is broken, not a material."""
+
+ALL_PAIRS_SITES = 64
+"""Sites up to which the overlap check takes all pair distances (576 tiled points, 1.3 MB)."""
 
 
 def to_2d_convention(structure: Structure, vacuum_axis: int = 2) -> Layer:
@@ -52,7 +57,9 @@ def layer_from_arrays(
         check_element(symbol)
     if abs(np.linalg.det(matrix)) < 1e-6:
         raise HarmonizationError("lattice is singular (zero volume)")
-    frac = np.linalg.solve(matrix.T, points.T).T if cartesian else points.copy()
+    with np.errstate(all="ignore"):
+        frac = np.linalg.solve(matrix.T, points.T).T if cartesian else points.copy()
+    check_cell(matrix, frac)
     order = [(vacuum_axis + 1) % 3, (vacuum_axis + 2) % 3, vacuum_axis]
     matrix, frac = matrix[order], frac[:, order]
     frac[:, 2] = _unwrap_layer(frac[:, 2])
@@ -110,13 +117,22 @@ def _finite_arrays(lattice: object, coords: object, n: int) -> tuple[np.ndarray,
 def _check_no_overlap(plane: np.ndarray, cart: np.ndarray) -> None:
     """Refuse two sites (or a site and its own in-plane image) closer than ``MIN_INTERATOMIC_DISTANCE``.
 
-    The cell and its eight in-plane neighbours are tiled and every pair distance taken
-    (scipy's ``pdist``, in C): with positions wrapped into the cell this finds the shortest
-    distance in any cell that is not extremely skewed.
+    The cell and its eight in-plane neighbours are tiled; with positions wrapped into the
+    cell this finds the shortest distance in any cell that is not extremely skewed. Up to
+    ``ALL_PAIRS_SITES`` sites every pair distance is taken (scipy's ``pdist``, in C, the
+    fastest for few points); above, the tiled points go into a k-d tree (a neighbour grid
+    that adapts to the density) and each site of the cell asks for its nearest other point,
+    so memory grows linearly with n where all pairs need 9n x 9n / 2 distances (30 GiB for
+    a 10,000-atom cell).
     """
     tiled = np.repeat(cart[None, :, :], len(_NEIGHBOUR_CELLS), axis=0)
     tiled[:, :, :2] += (_NEIGHBOUR_CELLS @ plane)[:, None, :]
-    closest = float(np.sqrt(pdist(tiled.reshape(-1, 3), "sqeuclidean").min()))
+    points = tiled.reshape(-1, 3)
+    if len(cart) <= ALL_PAIRS_SITES:
+        closest = float(np.sqrt(pdist(points, "sqeuclidean").min()))
+    else:
+        distances, _ = cKDTree(points).query(cart, k=2)
+        closest = float(distances[:, 1].min())
     if closest < MIN_INTERATOMIC_DISTANCE:
         raise HarmonizationError(f"overlapping atoms: two sites {closest:.3f} Å apart")
 

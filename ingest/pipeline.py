@@ -5,7 +5,10 @@ so a record that breaks the contract is quarantined like any broken record. Band
 write their entry and then their band structure (``atlas2d.ingest.band_store``).
 
 Each batch (good records and rejected ones together) is one transaction, so a run killed
-halfway leaves whole batches behind and nothing half-written; because writing is
+halfway leaves whole batches behind and nothing half-written. A batch the database refuses
+is written again record by record, each in a savepoint, so one record it refuses (an id
+too long for its index, say, where ``atlas2d.ingest.limits`` missed it) is quarantined with the
+database's reason and its neighbours are stored; because writing is
 idempotent (``atlas2d.ingest.store``), running the same command again finishes the job. A source id
 seen twice in one run is a broken record (two records cannot both be that entry), so the
 second one is quarantined rather than silently overwriting the first; for an adapter that
@@ -26,14 +29,16 @@ from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandRecord
 from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
 from atlas2d.ingest.records import Record, Rejected
-from atlas2d.ingest.sources.base import Adapter, Item
+from atlas2d.ingest.sources.base import PAYLOAD_LIMIT, Adapter, Item
+from atlas2d.ingest.sources.common import dumps
 from atlas2d.ingest.sources.registry import adapter as registered_adapter
-from atlas2d.ingest.store import ensure_source, quarantine, write_records
+from atlas2d.ingest.store import WriteCounts, ensure_source, quarantine, write_records
 
 BATCH_SIZE = 500
 """Records per transaction: large enough to amortise round trips, small enough to lose little."""
@@ -115,24 +120,102 @@ def _write_batch(
     summary: IngestSummary,
     on_batch: Callable[[int], None] | None,
 ) -> None:
-    records = [item for item in batch if isinstance(item, Record)]
-    band_records = [item for item in batch if isinstance(item, BandRecord)]
-    rejected = [item for item in batch if isinstance(item, Rejected)]
-    with Session(engine) as session, session.begin():
-        source_id = ensure_source(session, adapter.source)
-        counts = write_records(session, source_id, records, source_file=source_file, combine=adapter.combine)
-        entry_counts, band_counts = write_band_records(session, source_id, band_records, source_file=source_file, combine=adapter.combine)
-        quarantine(session, adapter.source.name, source_file, rejected)
-    summary.inserted += counts.inserted + entry_counts.inserted
-    summary.updated += counts.updated + entry_counts.updated
-    summary.unchanged += counts.unchanged + entry_counts.unchanged
-    summary.bands.add(band_counts)
-    summary.quarantined += len(rejected)
-    for item in rejected:
+    """Write one batch in one transaction; when the database refuses it, write it record by record.
+
+    The second pass gives each record a savepoint, so the records the database takes are
+    stored and each one it refuses is quarantined with the database's reason, in the same
+    transaction. A lost connection is no record's fault and ends the run.
+    """
+    try:
+        outcome = _write_together(engine, adapter, source_file, batch)
+    except CONNECTION_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - one record the database refuses must not take its batch with it
+        outcome = _write_one_by_one(engine, adapter, source_file, batch)
+    summary.inserted += outcome.counts.inserted
+    summary.updated += outcome.counts.updated
+    summary.unchanged += outcome.counts.unchanged
+    summary.bands.add(outcome.bands)
+    summary.quarantined += len(outcome.rejected)
+    for item in outcome.rejected:
         reason = item.reason.split(":")[0]
         summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
     if on_batch is not None:
         on_batch(len(batch))
+
+
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+"""Database errors that say the connection or server failed, not that a record was refused."""
+
+
+@dataclass
+class _Outcome:
+    """What one batch did: entries and band structures written, records quarantined."""
+
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    bands: BandWriteCounts = field(default_factory=BandWriteCounts)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def add(self, counts: WriteCounts, bands: BandWriteCounts) -> None:
+        self.counts.inserted += counts.inserted
+        self.counts.updated += counts.updated
+        self.counts.unchanged += counts.unchanged
+        self.bands.add(bands)
+
+
+def _write_together(engine: Engine, adapter: Adapter, source_file: str, batch: list[Item]) -> _Outcome:
+    outcome = _Outcome(rejected=[item for item in batch if isinstance(item, Rejected)])
+    with Session(engine) as session, session.begin():
+        source_id = ensure_source(session, adapter.source)
+        outcome.add(*_write_items(session, adapter, source_id, source_file, batch))
+        quarantine(session, adapter.source.name, source_file, outcome.rejected)
+    return outcome
+
+
+def _write_one_by_one(engine: Engine, adapter: Adapter, source_file: str, batch: list[Item]) -> _Outcome:
+    outcome = _Outcome()
+    with Session(engine) as session, session.begin():
+        source_id = ensure_source(session, adapter.source)
+        for item in batch:
+            if isinstance(item, Rejected):
+                outcome.rejected.append(item)
+                continue
+            try:
+                with session.begin_nested():
+                    written = _write_items(session, adapter, source_id, source_file, [item])
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database's reason becomes the quarantine reason
+                outcome.rejected.append(_refused(item, exc))
+                continue
+            outcome.add(*written)
+        quarantine(session, adapter.source.name, source_file, outcome.rejected)
+    return outcome
+
+
+def _write_items(
+    session: Session, adapter: Adapter, source_id: int, source_file: str, items: list[Item]
+) -> tuple[WriteCounts, BandWriteCounts]:
+    records = [item for item in items if isinstance(item, Record)]
+    band_records = [item for item in items if isinstance(item, BandRecord)]
+    counts = write_records(session, source_id, records, source_file=source_file, combine=adapter.combine)
+    entry_counts, bands = write_band_records(session, source_id, band_records, source_file=source_file, combine=adapter.combine)
+    counts.inserted += entry_counts.inserted
+    counts.updated += entry_counts.updated
+    counts.unchanged += entry_counts.unchanged
+    return counts, bands
+
+
+def _refused(item: Record | BandRecord, exc: Exception) -> Rejected:
+    """A record the database (or the writer) refused, with the reason it gave."""
+    entry = item.entry if isinstance(item, BandRecord) else item
+    cause = getattr(exc, "orig", None) or exc
+    message = (str(cause).strip().splitlines() or [""])[0]
+    return Rejected(
+        locator=entry.locator,
+        reason=f"refused by the database: {type(cause).__name__}: {message}",
+        payload=dumps(entry.raw)[:PAYLOAD_LIMIT],
+    )
 
 
 def _unique_keys(items: Iterator[Item], seen: dict[str, Record]) -> Iterator[Item]:
@@ -149,7 +232,7 @@ def _unique_keys(items: Iterator[Item], seen: dict[str, Record]) -> Iterator[Ite
                 yield Rejected(
                     locator=entry.locator,
                     reason=f"duplicate source id {entry.source_key!r} (first at {first.locator})",
-                    payload=str(entry.raw)[:20000],
+                    payload=dumps(entry.raw)[:PAYLOAD_LIMIT],
                 )
                 continue
             seen[entry.source_key] = entry

@@ -119,7 +119,7 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
     rows = [
         {
             "source_name": source_name,
-            "source_file": source_file,
+            "source_file": None if source_file is None else _text(source_file),
             "locator": _text(r.locator),
             "reason": _text(r.reason),
             "payload": _text(r.payload),
@@ -135,11 +135,12 @@ def quarantine(session: Session, source_name: str, source_file: str | None, reje
 
 
 def _text(value: str) -> str:
-    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``.
+    """``value`` storable in a PostgreSQL text column: NUL characters written as ``\\x00``, lone
+    surrogates (not encodable as UTF-8) as ``\\udXXX``.
 
-    A broken file may hold NUL bytes; its quarantine row must still be written.
+    A broken file may hold either; its quarantine row must still be written.
     """
-    return value.replace("\x00", "\\x00")
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _insert(

@@ -9,9 +9,10 @@ the store, goes to quarantine with the reason; nothing is dropped.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -68,15 +69,16 @@ def reader_for(path: Path) -> tuple[str, Reader]:
 def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None = None) -> BandIngestSummary:
     """Every row of one index CSV, each file read and attached (one transaction per row)."""
     summary = BandIngestSummary()
-    with index.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or any(c not in rows[0] for c in REQUIRED):
+    with index.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        rows = list(_rows(handle))
+    header = rows[0] if rows and isinstance(rows[0], dict) else {}
+    if not rows or any(c not in header for c in REQUIRED):
         raise BandDataError(f"{index.name}: an index CSV needs the columns {', '.join(REQUIRED)}")
     for number, row in enumerate(rows, start=2):
         summary.rows += 1
         locator = f"{index.name}:{number}"
         with Session(engine) as session, session.begin():
-            result = _attach(session, index.parent, row, locator, summary)
+            result = _attach_isolated(session, index.parent, row, locator, summary)
             if isinstance(result, Rejected):
                 summary.quarantined += quarantine(session, QUARANTINE_SOURCE, index.name, [result])
                 reason = result.reason.split(":")[0]
@@ -84,6 +86,33 @@ def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None 
         if on_row is not None:
             on_row()
     return summary
+
+
+def _rows(handle: TextIO) -> Iterator[dict[str, str] | csv.Error]:
+    """The index's rows, a row the CSV parser refuses (a field over its size limit) as its ``csv.Error``."""
+    reader = csv.DictReader(handle)
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+
+
+def _attach_isolated(
+    session: Session, folder: Path, row: dict[str, str] | csv.Error, locator: str, summary: BandIngestSummary
+) -> Rejected | None:
+    """``_attach`` in a savepoint: whatever a hostile row or band file raises, or the database
+    refuses, becomes the row's quarantine reason."""
+    if isinstance(row, csv.Error):
+        return Rejected(locator, f"unreadable index row: {row}", "")
+    try:
+        with session.begin_nested():
+            return _attach(session, folder, row, locator, summary)
+    except Exception as exc:  # noqa: BLE001 - one hostile row must not end the run
+        payload = ",".join(str(v) for v in row.values())[:20000]
+        return Rejected(locator, f"unreadable band file or row: {type(exc).__name__}: {exc}", payload)
 
 
 def _attach(session: Session, folder: Path, row: dict[str, str], locator: str, summary: BandIngestSummary) -> Rejected | None:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas2d.ingest.band_records import BandDataError, BandRecord, validate_segments
+from atlas2d.ingest.limits import check_record
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.common import dumps
 from atlas2d.ingest.sources.formats import Format, detect
@@ -91,10 +92,10 @@ class Adapter:
         as the ingest pipeline consumes them.
 
         A record that breaks the contract (a constructed record under a real source or the
-        other way round, an invalid band structure, a method outside the vocabulary, an
-        object of another type) becomes a ``Rejected``; an exception that escapes the
-        reader, which is a bug in the adapter, ends the file with one ``Rejected`` naming it
-        instead of ending the run.
+        other way round, a record outside the limits of ``atlas2d.ingest.limits``, an invalid
+        band structure, a method outside the vocabulary, an object of another type) becomes
+        a ``Rejected``; an exception that escapes the reader, which is a bug in the adapter,
+        ends the file with one ``Rejected`` naming it instead of ending the run.
         """
         try:
             for item in items:
@@ -115,6 +116,10 @@ class Adapter:
             return _rejected(entry, f"a constructed record is not {self.name} data (it carries {CONSTRUCTED_MARK!r})")
         if self.constructed and not marked:
             return _rejected(entry, f"a record of the constructed source {self.name} must carry {CONSTRUCTED_MARK!r}")
+        try:
+            check_record(entry)
+        except HarmonizationError as exc:
+            return _rejected(entry, str(exc))
         if isinstance(item, BandRecord):
             try:
                 validate_segments(item.segments)

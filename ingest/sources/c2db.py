@@ -24,11 +24,14 @@ from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceI
 from atlas2d.ingest.sources import c2db_download, c2db_table
 from atlas2d.ingest.sources.ase_rows import structure_of_row
 from atlas2d.ingest.sources.base import Adapter
-from atlas2d.ingest.sources.common import attempt, dumps, structure_record
+from atlas2d.ingest.sources.common import attempt, dumps, read_text, structure_record
 from atlas2d.ingest.sources.formats import Format, always, dispatch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
+
+ASE_BOOKKEEPING = frozenset({"ids", "nextid", "metadata"})
+"""Keys of an ASE JSON database that are not rows (the row ids, the next id, its metadata)."""
 
 UID_FILE_NAME = re.compile(r"^(?P<uid>[A-Za-z0-9()]+-[0-9a-f]{12})(\.structure)?\.json$")
 
@@ -53,15 +56,19 @@ def read(path: Path) -> Iterator[Record | Rejected]:
     if path.suffix == ".db":
         yield from _read_sqlite(path)
         return
-    text = path.read_text(errors="replace")
+    text = read_text(path)
     try:
         document = json.loads(text)
         if not isinstance(document, dict):
             raise ValueError("an ASE JSON database is an object of rows")
-    except ValueError as exc:
-        yield Rejected(locator=path.name, reason=f"unreadable ASE JSON database: {exc}", payload=text[:20000])
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file raises (deep nesting: RecursionError) is the reason
+        yield Rejected(locator=path.name, reason=f"unreadable ASE JSON database: {type(exc).__name__}: {exc}", payload=text[:20000])
         return
-    row_ids = [k for k in document if k.isdigit()]
+    row_ids = [k for k in document if k.isascii() and k.isdigit()]
+    for key in document:
+        if key not in ASE_BOOKKEEPING and not (key.isascii() and key.isdigit()):
+            reason = f"{key[:100]!r} is not an ASE row id (rows are keyed by decimal numbers)"
+            yield Rejected(locator=f"{path.name}#{key[:100]}", reason=reason, payload=dumps(document[key])[:20000])
     file_uid = UID_FILE_NAME.match(path.name)
     for row_id in row_ids:
         row = document[row_id]

@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlas2d.ingest.band_records import BandDataError, BandRecord
+from atlas2d.ingest.band_records import BandRecord
 from atlas2d.ingest.bandfiles.c2db import RESULT, band_structures
 from atlas2d.ingest.harmonize import band_gap_type, number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
 from atlas2d.ingest.sources.ase_rows import structure_of_row
-from atlas2d.ingest.sources.common import check_storable, structure_record
+from atlas2d.ingest.sources.common import check_storable, read_text, structure_record
 
 FORMAT = "C2DB per-material download (ASR JSON)"
 
@@ -58,16 +58,19 @@ def uid_of(path: Path) -> str | None:
 
 def read(path: Path) -> Iterator[Record | BandRecord | Rejected]:
     """The one material of a download with its band structures; a file that cannot be read is one ``Rejected``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     try:
         document = json.loads(text)
         record = _record(document, path)
     except (ValueError, HarmonizationError) as exc:
         yield Rejected(locator=path.name, reason=f"unreadable C2DB download: {exc}", payload=text[:20000])
         return
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile download raises (deep nesting, a list for an object) is the reason
+        yield Rejected(locator=path.name, reason=f"unreadable C2DB download: {type(exc).__name__}: {exc}", payload=text[:20000])
+        return
     try:
         bands = band_structures(document)
-    except BandDataError as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken band part loses the bands, never the material
         yield record
         payload = str(document.get(RESULT))[:20000]
         yield Rejected(locator=f"{path.name}#{RESULT}", reason=f"unreadable band structure: {exc}", payload=payload)

@@ -7,6 +7,8 @@ becomes the quarantine reason.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,20 +78,61 @@ def check_storable(raw: dict[str, Any], strict_json: bool = False) -> None:
 
 
 def dumps(payload: object) -> str:
-    """Payload text for quarantine: JSON when it can be, ``repr`` otherwise."""
+    """Payload text for quarantine: JSON when it can be, ``repr`` otherwise, a note when neither can
+    (a payload nested thousands of levels deep exhausts the recursion of both)."""
     try:
         return json.dumps(payload, default=str, allow_nan=True)
     except (TypeError, ValueError):
+        pass
+    except RecursionError:
+        return f"<a {type(payload).__name__} nested too deeply to write out>"
+    try:
         return repr(payload)
+    except Exception as exc:  # noqa: BLE001 - the quarantine row must be written whatever the payload is
+        return f"<a {type(payload).__name__} that cannot be written out: {type(exc).__name__}>"
+
+
+def required_text(item: dict[str, Any], field: str) -> str:
+    """``item[field]`` as a non-empty string, or ``HarmonizationError`` saying it is missing or not text."""
+    text = item.get(field)
+    if not isinstance(text, str) or not text.strip():
+        raise HarmonizationError(f"missing {field}" if text in (None, "") else f"{field} is not text: {text!r}")
+    return text
+
+
+def read_text(path: Path) -> str:
+    """A source file's text: UTF-8 with or without a byte-order mark (spreadsheet exports write one);
+    bytes that are not UTF-8 become U+FFFD, so the damage shows in the record that holds them."""
+    return path.read_text(encoding="utf-8-sig", errors="replace")
+
+
+def csv_rows(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """``(line, fields)`` of every CSV row, or ``(line, csv.Error)`` for a row the parser refuses
+    (a field over the parser's 131,072-character limit, a NUL), after which reading goes on."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, exc
+            continue
+        yield reader.line_num, fields
 
 
 def read_json_array(path: Path, build: Callable[[Any, str], Record]) -> Iterator[Record | Rejected]:
     """``build(item, locator)`` for every item of the JSON list in ``path``, each inside ``attempt``.
 
-    A syntax error mid-list keeps the items before it and quarantines the damaged tail; a file
-    that is no JSON list at all is one ``Rejected``. Locators are ``<file>[<index>]``.
+    A syntax error mid-list keeps the items before it and quarantines the damaged tail (one
+    row at the index where the damage starts, naming the character); a file that is no JSON
+    list at all is one ``Rejected``. Locators are ``<file>[<index>]``.
     """
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = read_text(path)
+    except OSError as exc:
+        yield Rejected(locator=path.name, reason=f"unreadable file: {exc}", payload="")
+        return
     try:
         for index, item in iter_json_array(text):
             locator = f"{path.name}[{index}]"
@@ -105,8 +148,9 @@ def iter_json_array(text: str) -> Iterator[tuple[int, object]]:
     """Items of a JSON array one by one, so a damaged tail loses only what is damaged.
 
     Yields ``(index, item)``; when an item cannot be decoded (a truncated file, a stray
-    character) it yields ``(index, ValueError)`` whose message names the position, and
-    stops, because nothing after a syntax error can be located reliably.
+    character, nesting deeper than the parser's recursion) it yields ``(index, ValueError)``
+    whose message names the position, and stops, because nothing after a syntax error can
+    be located reliably.
     """
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
@@ -120,7 +164,14 @@ def iter_json_array(text: str) -> Iterator[tuple[int, object]]:
         try:
             item, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
-            yield index, ValueError(f"JSON syntax error at character {exc.pos}: {exc.msg}; the rest of the file is unreadable")
+            yield index, ValueError(
+                f"JSON syntax error at character {exc.pos}: {exc.msg}; this item and every later one are unreadable"
+            )
+            return
+        except RecursionError:
+            yield index, ValueError(
+                f"JSON nested too deeply at character {position}: this item and every later one are unreadable"
+            )
             return
         yield index, item
         index += 1
@@ -130,7 +181,9 @@ def iter_json_array(text: str) -> Iterator[tuple[int, object]]:
             continue
         if position < len(text) and text[position] == "]":
             return
-        yield index, ValueError(f"JSON syntax error at character {position}: expected ',' or ']' (truncated file?)")
+        yield index, ValueError(
+            f"JSON syntax error at character {position}: expected ',' or ']' (truncated?); this item and every later one are unreadable"
+        )
         return
 
 

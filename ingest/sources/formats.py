@@ -42,7 +42,7 @@ def always(_head: str) -> bool:
 def detect(formats: tuple[Format, ...], path: Path) -> Format:
     """The format of ``path`` among ``formats`` (the last one when none is recognised or the file cannot be opened)."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
             head = handle.read(HEAD_CHARS)
     except OSError:
         return formats[-1]

@@ -21,7 +21,7 @@ from typing import Any
 from atlas2d.ingest.formulas import parse_formula, reduced_formula
 from atlas2d.ingest.harmonize import number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
-from atlas2d.ingest.sources.common import check_storable, read_json_array
+from atlas2d.ingest.sources.common import check_storable, read_json_array, required_text
 
 FORMAT = "MC2D campi-v2 structure_2d.json"
 
@@ -49,12 +49,8 @@ def read(path: Path) -> Iterator[Record | Rejected]:
 def _record(item: Any, locator: str) -> Record:
     if not isinstance(item, dict):
         raise HarmonizationError(f"an entry is an object, got {type(item).__name__}")
-    key = item.get(KEY)
-    if not isinstance(key, str) or not key:
-        raise HarmonizationError(f"missing {KEY}")
-    formula = item.get("formula")
-    if not isinstance(formula, str) or not formula:
-        raise HarmonizationError("missing formula")
+    key = required_text(item, KEY)
+    formula = required_text(item, "formula")
     gap = item.get("band_gap")
     values: list[Value | None] = [value("band_gap", inner_value(gap, "band_gap"), "PBE", "band_gap.value")]
     values += binding_energies(item.get("all_3D_parents"))

@@ -10,6 +10,7 @@ rather than misread. The source key is the ``structure_2D`` uuid.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import orjson
 from atlas2d.ingest.formulas import parse_formula, reduced_formula
 from atlas2d.ingest.harmonize import value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
-from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, check_storable, dumps
+from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, check_storable, dumps, read_text, required_text
 from atlas2d.ingest.sources.mc2d_campi import BINDING_UNIT, inner_value
 
 FORMAT = "MC2D Discover compounds JSON"
@@ -48,23 +49,38 @@ def looks_like(head: str) -> bool:
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every compound; a file that is not a Discover document is one ``Rejected``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     try:
-        document = orjson.loads(text)
+        document = _parse(text)
         if not isinstance(document, dict) or not isinstance(document.get("compounds"), list):
             raise ValueError("a Discover file is an object with a 'compounds' list")
         _check_units(document.get("observables") or {})
-    except ValueError as exc:
-        yield Rejected(locator=path.name, reason=f"unreadable Discover file: {exc}", payload=text[:JSON_ERROR_CONTEXT])
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file raises becomes the quarantine reason
+        reason = f"unreadable Discover file: {type(exc).__name__}: {exc}"
+        yield Rejected(locator=path.name, reason=reason, payload=text[:JSON_ERROR_CONTEXT])
         return
     for index, item in enumerate(document["compounds"]):
         locator = f"{path.name}[{index}]"
         yield attempt(locator, lambda item=item: dumps(item), lambda item=item, locator=locator: _record(item, locator))
 
 
-def _check_units(observables: dict[str, Any]) -> None:
+def _parse(text: str) -> Any:
+    """The document, by orjson; by the standard library when orjson refuses it, which reads what
+    one damaged compound may hold (NaN, a lone surrogate) so that only that compound is quarantined."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _check_units(observables: object) -> None:
+    if not isinstance(observables, dict):
+        raise ValueError(f"observables is a {type(observables).__name__}, not an object")
     for name, unit in EXPECTED_UNITS.items():
-        stated = (observables.get(name) or {}).get("units")
+        observable = observables.get(name) or {}
+        if not isinstance(observable, dict):
+            raise ValueError(f"observable {name} is a {type(observable).__name__}, not an object")
+        stated = observable.get("units")
         if stated is not None and stated != unit:
             raise ValueError(f"observable {name} is in {stated!r}, expected {unit!r}")
 
@@ -72,12 +88,8 @@ def _check_units(observables: dict[str, Any]) -> None:
 def _record(item: Any, locator: str) -> Record:
     if not isinstance(item, dict):
         raise HarmonizationError(f"a compound is an object, got {type(item).__name__}")
-    key = item.get(KEY)
-    if not isinstance(key, str) or not key:
-        raise HarmonizationError(f"missing {KEY}")
-    formula = item.get("formula")
-    if not isinstance(formula, str) or not formula:
-        raise HarmonizationError("missing formula")
+    key = required_text(item, KEY)
+    formula = required_text(item, "formula")
     values: list[Value | None] = [
         value("band_gap", inner_value(item.get("band_gap"), "band_gap"), "PBE", "band_gap.value"),
         value("fermi_level", item.get("fermi_energy"), "PBE", "fermi_energy"),

@@ -30,7 +30,7 @@ import numpy as np
 from atlas2d.ingest.band_records import BandRecord, Segment
 from atlas2d.ingest.records import Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.base import CONSTRUCTED_MARK, Adapter
-from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps
+from atlas2d.ingest.sources.common import JSON_ERROR_CONTEXT, attempt, dumps, read_text
 
 FAMILIES = ("dirac", "gapped", "kagome", "lieb", "square", "triangular")
 """Model families, each a distinct electronic feature the fingerprint should separate."""
@@ -229,11 +229,13 @@ def band_records(n_per_family: int, seed: int, name: str, families: tuple[str, .
 
 def read(path: Path) -> Iterator[BandRecord | Rejected]:
     """The band structures a model spec file asks for; a spec that is not one is one ``Rejected``."""
-    text = path.read_text(errors="replace")
+    text = read_text(path)
     try:
         n_per_family, seed, families = _parse_spec(text)
-    except ValueError as exc:
-        yield Rejected(locator=path.name, reason=f"not a tight-binding model spec: {exc}", payload=text[:JSON_ERROR_CONTEXT])
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile spec raises (deep nesting, unhashable names) is the reason
+        detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        reason = f"not a tight-binding model spec: {detail}"
+        yield Rejected(locator=path.name, reason=reason, payload=text[:JSON_ERROR_CONTEXT])
         return
     yield from band_records(n_per_family, seed, path.name, families)
 

@@ -45,7 +45,7 @@ PROPERTIES: tuple[tuple[str, str, str], ...] = (
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every line of one JSON-lines file; a broken or constructed line is refused with a reason."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
