@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -31,7 +32,11 @@ def test_demo_runs_on_the_embedded_server_and_a_rerun_adds_nothing(tmp_path: Pat
     assert per_source["2dmatpedia"] == 150
     assert "MC2D campi-v2 structure_2d.json, MC2D Discover compounds JSON, MC2D v4 structures.json" in first.stdout
     assert "Duplicates across sources" in first.stdout and "entries without a structure linked by rule" in first.stdout
-    assert fingerprinted == per_source["tight-binding-generated"] > 0
+    assert fingerprinted == per_source["tight-binding-generated"] + 12 > 12, "generated models and the 12 real band structures"
+    nearest = run_atlas2d("similar-bands", "mc2d/MoS2-c63547f0", "--k", "3", "--format", "json", ATLAS2D_DATA_DIR=str(tmp_path))
+    assert nearest.returncode == 0, nearest.stderr
+    assert {n["source_key"] for n in json.loads(nearest.stdout)} == {"MoSe2-a6703220", "WS2-231d4b60", "WSe2-3d52bc42"}, "2H TMDs first"
+    assert "band structures nearest to entry" in first.stdout and "WSe2-3d52bc42" in first.stdout
     assert quarantined == 0
     assert measured_with_computed >= 5, "measured MoS2, MoSe2, WS2, WSe2, BN meet computed entries of their space group"
     assert "SHACL: conforms" in first.stdout

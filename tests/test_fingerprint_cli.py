@@ -54,6 +54,8 @@ def test_generate_fingerprint_search_plot_and_map(atlas2d: Run, cli_env: str, tm
         (("fingerprint", "map", "--out", "x.png", "--colour", "mood"), "unknown colour"),
         (("fingerprint", "map", "--out", "x.png"), "a map needs two"),
         (("fingerprint", "--weights", "missing.pt"), "no weights at missing.pt"),
+        (("fingerprint", "map", "--out", "x.png", "--only", "imagined"), "unknown --only 'imagined'"),
+        (("fingerprint", "train", "--out", "w.pt", "--real", "no-such-index.csv"), "cannot read the real band structures"),
     ],
 )
 def test_user_errors_are_one_line(atlas2d: Run, cli_env: str, args: tuple[str, ...], message: str) -> None:

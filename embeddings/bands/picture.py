@@ -37,19 +37,20 @@ SUPERSAMPLE = 4
 LINE_SIGMA = 1.0
 """Gaussian half-width of a drawn band, in rows."""
 
+LINE_REACH = 5
+"""Rows either side of a band's centre that its line is drawn on (5 half-widths)."""
+
 GAP_THRESHOLD = 0.05
 """eV. A smaller separation between the last filled and first empty state is a metal."""
 
 
 def band_edges(segments: Sequence[Segment], fermi_level: float) -> tuple[float, float] | None:
     """(VBM, CBM) when no band crosses E_F and states lie on both sides, else None (a metal)."""
-    energies = np.concatenate([s.energies.reshape(-1) for s in segments])
-    below, above = energies[energies <= fermi_level], energies[energies > fermi_level]
-    crossing = any(
-        (band.min() <= fermi_level < band.max())
-        for s in segments
-        for band in s.energies.reshape(-1, s.energies.shape[-1])
-    )
+    flats = [s.energies.reshape(-1, s.distances.size) for s in segments]
+    lows = np.concatenate([f.min(axis=1) for f in flats])
+    highs = np.concatenate([f.max(axis=1) for f in flats])
+    crossing = bool(((lows <= fermi_level) & (fermi_level < highs)).any())
+    below, above = highs[highs <= fermi_level], lows[lows > fermi_level]
     if crossing or below.size == 0 or above.size == 0:
         return None
     return float(below.max()), float(above.min())
@@ -73,21 +74,32 @@ def reference_energy(segments: Sequence[Segment], fermi_level: float) -> float:
 def rasterise(segments: Sequence[Segment], fermi_level: float) -> np.ndarray:
     """The picture of a band structure: (segments, ``ENERGY_PIXELS``, ``SEGMENT_WIDTH``) in [0, 1].
 
-    Row 0 is the bottom of the window. Spin channels are drawn into the same picture.
+    Row 0 is the bottom of the window. Spin channels are drawn into the same picture. Each
+    band is a Gaussian line of half-width ``LINE_SIGMA`` rows, cut at ``LINE_REACH`` rows
+    (beyond it a line adds under 4e-6), and every band is drawn at once: the rows a line
+    touches are added up with one ``bincount`` per segment instead of evaluating every band
+    on every row.
     """
     reference = reference_energy(segments, fermi_level)
-    rows = np.linspace(-ENERGY_WINDOW, ENERGY_WINDOW, ENERGY_PIXELS)
-    step = rows[1] - rows[0]
-    pictures = np.empty((len(segments), ENERGY_PIXELS, SEGMENT_WIDTH), dtype=np.float32)
+    step = 2 * ENERGY_WINDOW / (ENERGY_PIXELS - 1)
+    columns = SEGMENT_WIDTH * SUPERSAMPLE
+    lines, owners = [], []
     for n, segment in enumerate(segments):
         d = segment.distances
-        u = np.linspace(d[0], d[-1], SEGMENT_WIDTH * SUPERSAMPLE)
         flat = segment.energies.reshape(-1, d.size) - reference
-        inside = (flat.max(axis=1) > -ENERGY_WINDOW - 4 * step) & (flat.min(axis=1) < ENERGY_WINDOW + 4 * step)
-        picture = np.zeros((ENERGY_PIXELS, u.size))
-        for band in flat[inside]:
-            e = np.interp(u, d, band)
-            picture += np.exp(-0.5 * ((rows[:, None] - e[None, :]) / (LINE_SIGMA * step)) ** 2)
-        picture = np.minimum(picture, 1.0)
-        pictures[n] = picture.reshape(ENERGY_PIXELS, SEGMENT_WIDTH, SUPERSAMPLE).mean(axis=2)
-    return pictures
+        flat = flat[(flat.max(axis=1) > -ENERGY_WINDOW - LINE_REACH * step) & (flat.min(axis=1) < ENERGY_WINDOW + LINE_REACH * step)]
+        u = np.linspace(d[0], d[-1], columns)
+        right = np.clip(np.searchsorted(d, u, side="right"), 1, d.size - 1)
+        weight = np.clip((u - d[right - 1]) / np.maximum(d[right] - d[right - 1], 1e-300), 0.0, 1.0)
+        lines.append(flat[:, right - 1] * (1 - weight) + flat[:, right] * weight)
+        owners.append(np.full(flat.shape[0], n))
+    rows = (np.concatenate(lines) + ENERGY_WINDOW) / step
+    touched = np.rint(rows)[:, :, None] + np.arange(-LINE_REACH, LINE_REACH + 1)
+    value = np.exp(-0.5 * ((touched - rows[:, :, None]) / LINE_SIGMA) ** 2)
+    keep = (touched >= 0) & (touched < ENERGY_PIXELS)
+    cells = (np.concatenate(owners)[:, None, None] * ENERGY_PIXELS + touched.astype(np.int64)) * columns + np.arange(columns)[None, :, None]
+    size = len(segments) * ENERGY_PIXELS * columns
+    picture = np.minimum(np.bincount(cells[keep], weights=value[keep], minlength=size), 1.0)
+    return (picture.reshape(-1, SUPERSAMPLE) @ np.full(SUPERSAMPLE, 1 / SUPERSAMPLE)).astype(np.float32).reshape(
+        len(segments), ENERGY_PIXELS, SEGMENT_WIDTH
+    )

@@ -4,14 +4,20 @@ One of the searches registered in ``atlas2d.embeddings.search``. The query runs 
 PostgreSQL, ordered by the L2 distance ``fingerprint <-> query``, which the HNSW index on
 ``band_structure.fingerprint`` answers (approximate, recall@10 measured in
 ``benchmarks/fingerprints.py``) without scanning every row.
+
+Generated tight-binding band structures (constructed records, not materials) and real
+ones are never each other's answers: a real material's neighbours are real materials, a
+generated model's neighbours are generated models.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import not_, select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.neighbour import Neighbour, SearchError
+from atlas2d.embeddings.structure.amd_index import widen_search
+from atlas2d.ingest.sources.base import CONSTRUCTED_MARK
 from atlas2d.schema.models import BandStructure, Entry, Source
 
 
@@ -50,6 +56,9 @@ def similar_by_bands(
         if entry_id is None:
             raise SearchError(f"material {ref} has no band structure")
     query = query_band_structure(session, entry_id, method)
+    constructed = Entry.raw.has_key(CONSTRUCTED_MARK)
+    same_kind = constructed if session.get(Entry, query.entry_id).raw.get(CONSTRUCTED_MARK) else not_(constructed)
+    widen_search(session, k)
     distance = BandStructure.fingerprint.l2_distance(query.fingerprint).label("distance")
     rows = session.execute(
         select(
@@ -65,7 +74,7 @@ def similar_by_bands(
         )
         .join(Entry, Entry.id == BandStructure.entry_id)
         .join(Source, Source.id == Entry.source_id)
-        .where(BandStructure.fingerprint.is_not(None), BandStructure.id != query.id)
+        .where(BandStructure.fingerprint.is_not(None), BandStructure.id != query.id, same_kind)
         .order_by(distance)
         .limit(k)
     ).all()

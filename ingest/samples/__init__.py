@@ -22,6 +22,10 @@ BUNDLED: tuple[tuple[str, tuple[str, ...]], ...] = (
 that link to their materials."""
 
 
+BANDS_INDEX = SAMPLES / "bands-gpaw" / "index.csv"
+"""Real band structures of bundled MC2D entries, attached by ``atlas2d ingest bands`` after the MC2D ingest."""
+
+
 def bundled() -> list[tuple[str, list[Path]]]:
     """The bundled sample files as (adapter name, sorted paths), in ingest order."""
     return [(source, [path for pattern in patterns for path in sorted(SAMPLES.glob(pattern))]) for source, patterns in BUNDLED]
