@@ -1,0 +1,107 @@
+"""Serve one ASGI application from several uvicorn worker processes on one listening socket.
+
+A request spends most of its time in Python (routing, filter translation, rendering), and
+one Python process runs Python on one core at a time: one process per core is what lets
+``atlas2d serve`` use the machine. uvicorn's own ``--workers`` spawns fresh interpreters
+that import the application by name, which cannot carry the store settings the command
+line parsed; here the parent binds the socket and forks, and each worker builds its own
+application (its own database connections: a connection must never cross a fork) and
+serves the shared socket, the kernel spreading connections among them.
+
+After a worker has built its application, ``gc.freeze()`` moves everything it allocated at
+start-up (the OPTIMADE models, SQLAlchemy's tables, the grammar) out of the collector's
+reach, so that the full collections that do happen under load walk only what requests
+allocate: fewer long pauses in the tail of the latency.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on, at most 8 (each holds its own connections)."""
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def serve(build: Callable[[], ASGIApp], *, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve ``build()``'s application on ``host:port`` from ``workers`` processes until stopped.
+
+    With one worker the application is built and served in this process. With more, this
+    process binds the socket, forks the workers, and waits: SIGINT or SIGTERM stops them all
+    (each finishes its open requests); a worker that dies stops the others, and the command
+    exits with an error rather than serve on with part of its capacity.
+    """
+    if workers <= 1:
+        config = uvicorn.Config(build(), host=host, port=port, log_level=log_level)
+        frozen_start(config)
+        return
+    config = uvicorn.Config(_unbuilt, host=host, port=port, log_level=log_level)
+    listener = config.bind_socket()
+    children = [_fork_worker(build, config, listener) for _ in range(workers)]
+    _supervise(children)
+
+
+def frozen_start(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
+    """Run uvicorn on ``config`` after freezing the start-up objects out of the collector's way."""
+    gc.collect()
+    gc.freeze()
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+async def _unbuilt(scope: object, receive: object, send: object) -> None:
+    """Placeholder application of the parent's config: each worker replaces it with its own."""
+    raise RuntimeError("the parent process of atlas2d serve's workers answers no requests")
+
+
+def _fork_worker(build: Callable[[], ASGIApp], config: uvicorn.Config, listener: socket.socket) -> int:
+    """Fork one worker that builds its application and serves ``listener``; return its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)
+        config.app = build()
+        frozen_start(config, [listener])
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - a worker reports its failure and exits; the parent stops the rest
+        if not isinstance(exc, KeyboardInterrupt | SystemExit):
+            print(f"error: an atlas2d serve worker failed: {exc}", file=sys.stderr, flush=True)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # never run the parent's exit handlers (the embedded server's release) in a worker
+
+
+def _supervise(children: list[int]) -> None:
+    """Wait for the workers; when one exits or this process is told to stop, stop them all."""
+    failed = False
+    try:
+        pid, status = os.wait()
+        children.remove(pid)
+        failed = os.waitstatus_to_exitcode(status) != 0
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reached the workers too: they shut down like a single server would
+    finally:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
+    if failed:
+        raise SystemExit("error: an atlas2d serve worker exited unexpectedly; the server stopped")
