@@ -167,6 +167,11 @@ def server_validation_error(request: Request, exc: ValidationError) -> Response:
 _collected: ContextVar[list[dict[str, Any]] | None] = ContextVar("optimade_warnings", default=None)
 
 
+def request_warnings() -> list[dict[str, Any]] | None:
+    """The warnings collected so far for the current request; None outside a request."""
+    return _collected.get()
+
+
 class JsonWarnings(AddWarnings):
     """The reference ``AddWarnings`` with warnings kept per request, added to JSON responses only."""
 
