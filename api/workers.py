@@ -33,8 +33,13 @@ def default_workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def serve(build: Callable[[], ASGIApp], *, host: str, port: int, workers: int, log_level: str) -> None:
+def serve(build: Callable[[], ASGIApp], *, host: str, port: int, workers: int, threads: int, log_level: str) -> None:
     """Serve ``build()``'s application on ``host:port`` from ``workers`` processes until stopped.
+
+    Each worker runs the synchronous request handlers on ``threads`` threads (Starlette's
+    default is 40): handlers hold Python's lock for most of their time, so more threads than
+    pooled connections only add lock hand-overs and make every request of a burst equally
+    late; with a few, requests queue in order and the first ones finish first.
 
     With one worker the application is built and served in this process. With more, this
     process binds the socket, forks the workers, and waits: SIGINT or SIGTERM stops them all
@@ -42,30 +47,20 @@ def serve(build: Callable[[], ASGIApp], *, host: str, port: int, workers: int, l
     exits with an error rather than serve on with part of its capacity.
     """
     if workers <= 1:
-        config = uvicorn.Config(build(), host=host, port=port, log_level=log_level)
+        config = uvicorn.Config(with_thread_limit(build(), threads), host=host, port=port, log_level=log_level)
         frozen_start(config)
         return
     config = uvicorn.Config(_unbuilt, host=host, port=port, log_level=log_level)
     listener = config.bind_socket()
-    children = [_fork_worker(build, config, listener) for _ in range(workers)]
+    children = [_fork_worker(lambda: with_thread_limit(build(), threads), config, listener) for _ in range(workers)]
     _supervise(children)
 
 
 def frozen_start(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
     """Run uvicorn on ``config`` after freezing the start-up objects out of the collector's way."""
-    config.app = with_thread_limit(config.app, THREADS)
     gc.collect()
     gc.freeze()
     uvicorn.Server(config).run(sockets=sockets)
-
-
-THREADS = 4
-"""Threads per worker that run the (synchronous) request handlers.
-
-Starlette's default is 40. Handlers hold Python's lock for most of their time, so more
-threads than connections in the pool only add lock hand-overs and make every request of a
-burst equally late; with a few, requests queue in order and the first ones finish first.
-"""
 
 
 def with_thread_limit(app: ASGIApp, threads: int) -> ASGIApp:

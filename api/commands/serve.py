@@ -47,7 +47,7 @@ def serve(
 
     Check it with: optimade-validator http://HOST:PORT
     """
-    from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, create_app
+    from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, HANDLER_THREADS, create_app
     from atlas2d.api.web.app import create_explorer, with_explorer
     from atlas2d.api.workers import default_workers
     from atlas2d.api.workers import serve as serve_app
@@ -68,4 +68,4 @@ def serve(
         f"atlas2d explorer on http://{host}:{port}/ and its OPTIMADE API on http://{host}:{port}/v1/info, "
         f"{workers} worker{'s' if workers > 1 else ''} (Ctrl-C stops)"
     )
-    serve_app(build, host=host, port=port, workers=workers, log_level=log_level)
+    serve_app(build, host=host, port=port, workers=workers, threads=HANDLER_THREADS, log_level=log_level)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
-from atlas2d.api.optimade.guard import request_warnings
+from atlas2d.api.optimade.middleware import request_warnings
 
 FILTER_CACHE_SIZE = 512
 """Translated filters each collection keeps (per worker process); the oldest goes first."""

@@ -10,7 +10,6 @@ bodies, keep-alive), a few tens of microseconds a request.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -32,7 +31,9 @@ class LoadResult:
         return len(self.latencies_ms) / self.seconds
 
     def percentile_ms(self, q: float) -> float:
-        """The ``q``-th percentile (0-100) of the latencies, nearest rank."""
+        """The ``q``-th percentile (0-100) of the latencies, nearest rank; NaN when none was timed."""
+        if not self.latencies_ms:
+            return float("nan")
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
@@ -40,10 +41,10 @@ class LoadResult:
         """The figures under ``prefix`` (``atlas2d_requests_per_s``, ``atlas2d_p50_ms``, …)."""
         return {
             f"{prefix}_requests_per_s": round(self.requests_per_s, 1),
-            f"{prefix}_p50_ms": round(statistics.median(self.latencies_ms), 1),
+            f"{prefix}_p50_ms": round(self.percentile_ms(50), 1),
             f"{prefix}_p90_ms": round(self.percentile_ms(90), 1),
             f"{prefix}_p99_ms": round(self.percentile_ms(99), 1),
-            f"{prefix}_max_ms": round(max(self.latencies_ms), 1),
+            f"{prefix}_max_ms": round(max(self.latencies_ms, default=float("nan")), 1),
             f"{prefix}_requests": len(self.latencies_ms),
             f"{prefix}_failures": len(self.failures),
             f"{prefix}_client_cpu_ms_per_request": round(1000 * self.client_cpu_s / max(1, self.answered), 3),
