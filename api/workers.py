@@ -16,6 +16,7 @@ allocate: fewer long pauses in the tail of the latency.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import signal
@@ -81,6 +82,7 @@ async def _unbuilt(scope: object, receive: object, send: object) -> None:
 
 def _fork_worker(build: Callable[[], ASGIApp], config: uvicorn.Config, listener: socket.socket) -> int:
     """Fork one worker that builds its application and serves ``listener``; return its pid."""
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
@@ -88,6 +90,7 @@ def _fork_worker(build: Callable[[], ASGIApp], config: uvicorn.Config, listener:
     try:
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_DFL)
+        _stop_with(parent)
         config.app = build()
         frozen_start(config, [listener])
         code = 0
@@ -98,6 +101,22 @@ def _fork_worker(build: Callable[[], ASGIApp], config: uvicorn.Config, listener:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # never run the parent's exit handlers (the embedded server's release) in a worker
+
+
+def _stop_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when ``parent`` dies, even by SIGKILL (Linux).
+
+    Otherwise a killed ``atlas2d serve`` would leave its workers serving, and holding
+    connections to a database server that its last user is about to stop.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        raise SystemExit(0)  # the parent died before the request above was made
+
+
+PR_SET_PDEATHSIG = 1
+"""``prctl`` option: the signal a process gets when its parent exits."""
 
 
 def _supervise(children: list[int]) -> None:
