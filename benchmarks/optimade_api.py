@@ -177,6 +177,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="clients of the load test (default 32; 0 skips it)")
     parser.add_argument("--load-seconds", type=float, default=None, help="timed seconds of load per server (default 20)")
     parser.add_argument("--workers", type=int, default=None, help="atlas2d serve --workers (default: the command's default)")
+    parser.add_argument(
+        "--store-url",
+        default=None,
+        help="a store this benchmark loaded before (same --structures), to skip loading it again (it is not changed)",
+    )
     parser.add_argument("--serve-reference", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,8 +200,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="atlas2d-optimade-bench-") as tmp, httpx.Client(timeout=300) as client:
         workdir = Path(tmp)
         started = time.perf_counter()
-        url = load_atlas2d(n, workdir)
-        print(f"loaded {n} structures into atlas2d in {time.perf_counter() - started:.0f} s", flush=True)
+        url = args.store_url or load_atlas2d(n, workdir)
+        if not args.store_url:
+            print(f"loaded {n} structures into atlas2d in {time.perf_counter() - started:.0f} s", flush=True)
         with atlas2d_server(url, workers=args.workers) as ours:
             documents = export_documents(client, ours)
             (workdir / "documents.json").write_text(json.dumps(documents))
@@ -206,24 +212,37 @@ def main() -> None:
             ) as reference:
                 print(f"started the reference server with {len(documents)} documents in {time.perf_counter() - started:.0f} s", flush=True)
                 rows = run_filters(client, ours, reference, documents, repeats)
-                load = run_loads(ours, reference, documents, args.concurrency, load_seconds) if args.concurrency > 0 else {}
+                load = run_loads(ours, reference, documents, url, args.concurrency, load_seconds) if args.concurrency > 0 else {}
     summarise(rows, n, repeats, load, args.json)
 
 
-def run_loads(ours: str, reference: str, documents: list[dict[str, Any]], concurrency: int, seconds: float) -> dict[str, Any]:
-    """The filter mix under ``concurrency`` clients for ``seconds``, on atlas2d and then on the reference server."""
-    from urllib.parse import urlencode
+def run_loads(
+    ours: str, reference: str, documents: list[dict[str, Any]], store_url: str, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """The filter mix under ``concurrency`` clients for ``seconds``, on atlas2d and then on the reference server,
+    with the CPU time each server's processes (and atlas2d's PostgreSQL backends) used per request."""
+    from urllib.parse import urlencode, urlsplit
 
-    from atlas2d.testdata.load import run_load
+    from sqlalchemy.engine import make_url
+
+    from atlas2d.testdata.load import cpu_seconds, run_load
 
     targets = [f"/v1/structures?{urlencode({'filter': f})}" for f in filters_for(documents)]
     figures: dict[str, Any] = {"concurrency": concurrency, "load_seconds": seconds}
+    database = make_url(store_url).database or ""
     for name, base in (("atlas2d", ours), ("reference", reference)):
         print(f"load: {concurrency} clients on {name} for {seconds:.0f} s", flush=True)
+        server = ("--port", str(urlsplit(base).port))
+        before = cpu_seconds(*server), cpu_seconds("postgres:", database)
         result = run_load(base, targets, concurrency=concurrency, seconds=seconds)
+        after = cpu_seconds(*server), cpu_seconds("postgres:", database)
         if result.failures:
             print(f"  {len(result.failures)} failed requests, e.g. {result.failures[0]}", flush=True)
         figures |= result.figures(name)
+        answered = max(1, result.answered)
+        figures[f"{name}_server_cpu_ms_per_request"] = round(1000 * (after[0] - before[0]) / answered, 2)
+        if name == "atlas2d":
+            figures["atlas2d_postgres_cpu_ms_per_request"] = round(1000 * (after[1] - before[1]) / answered, 2)
         print(
             f"  {result.requests_per_s:.1f} requests/s, p50 {result.percentile_ms(50):.0f} ms, p99 {result.percentile_ms(99):.0f} ms",
             flush=True,

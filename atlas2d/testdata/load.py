@@ -10,8 +10,10 @@ bodies, keep-alive), a few tens of microseconds a request.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -137,3 +139,26 @@ def run_load(base: str, targets: list[str], *, concurrency: int, seconds: float,
     the time until the last of them was answered.
     """
     return asyncio.run(_run(base, targets, concurrency, seconds, warmup))
+
+
+def cpu_seconds(*words: str) -> float:
+    """CPU time (user + system, seconds) used so far by the live processes whose command line
+    has all of ``words`` (Linux ``/proc``; 0 elsewhere).
+
+    On a machine shared with other work, requests per second say how much CPU the servers
+    got; CPU seconds per request say what they needed. PostgreSQL backends show their
+    database in their command line (``postgres: USER DB [local] …``).
+    """
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if all(word in command for word in words):
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
