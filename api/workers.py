@@ -28,10 +28,15 @@ import uvicorn
 from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+MAX_DEFAULT_WORKERS = 4
+"""Each worker pools its own connections (three engines of four); four workers stay well
+inside PostgreSQL's default of 100 connections, shared with the rest of atlas2d."""
+
 
 def default_workers() -> int:
-    """One worker per CPU this process may run on, at most 8 (each holds its own connections)."""
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    """One worker per CPU this process may run on, at most ``MAX_DEFAULT_WORKERS``."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_WORKERS, cpus))
 
 
 def serve(build: Callable[[], ASGIApp], *, host: str, port: int, workers: int, threads: int, log_level: str) -> None:

@@ -25,7 +25,7 @@ def serve(
         typer.Option(
             min=1,
             max=64,
-            help="Server processes answering requests on the one port (each runs Python on one core). Default: one per CPU, at most 8.",
+            help="Server processes answering requests on the one port (each runs Python on one core). Default: one per CPU, at most 4.",
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "warning",
