@@ -1,4 +1,4 @@
-"""OPTIMADE filter latency: atlas2d on PostgreSQL vs the optimade reference server in memory.
+"""OPTIMADE filter latency and throughput: atlas2d on PostgreSQL vs the optimade reference server in memory.
 
 Both servers get the same structures: real poscar2d monolayers are written into an atlas2d
 store (embedded PostgreSQL), read back through atlas2d's OPTIMADE API and inserted, document
@@ -12,7 +12,18 @@ process), and one keep-alive HTTP client sends every filter to each: first page
 (page_limit 20) plus count, as a user's first request would be. Before timing, both servers
 must return the same ``data_returned`` for every filter, so the comparison is of equal work.
 
+Then the load: ``--concurrency`` clients (default 32) send the same filters in turn, each
+starting at a different one, for ``--load-seconds`` (after 2 s of warm-up), first to atlas2d
+(``atlas2d serve`` with its default workers, or ``--workers``), then to the reference server
+(one process, as it runs by default). The load generator (``atlas2d.testdata.load``: asyncio
+streams, well under 1 ms of CPU a request) runs in this process, on the same machine:
+requests per second, p50/p90/p99 latency of each server, and the generator's own CPU.
+
+(The script is not called ``optimade.py``: run as a script, that name would shadow the
+``optimade`` package it imports.)
+
     python benchmarks/optimade_api.py [--quick] [--json PATH] [--structures N] [--repeats R]
+                                      [--concurrency C] [--load-seconds S] [--workers W]
 """
 
 from __future__ import annotations
@@ -163,6 +174,14 @@ def main() -> None:
     parser = benchmark_parser(__doc__, "500 structures, 2 repeats")
     parser.add_argument("--structures", type=int, default=None, help="structures to load (default 5000)")
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per filter and server (default 5)")
+    parser.add_argument("--concurrency", type=int, default=32, help="clients of the load test (default 32; 0 skips it)")
+    parser.add_argument("--load-seconds", type=float, default=None, help="timed seconds of load per server (default 20)")
+    parser.add_argument("--workers", type=int, default=None, help="atlas2d serve --workers (default: the command's default)")
+    parser.add_argument(
+        "--store-url",
+        default=None,
+        help="a store this benchmark loaded before (same --structures), to skip loading it again (it is not changed)",
+    )
     parser.add_argument("--serve-reference", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -172,6 +191,7 @@ def main() -> None:
         return
     n = args.structures or (500 if args.quick else 5000)
     repeats = args.repeats or (2 if args.quick else 5)
+    load_seconds = args.load_seconds or (4.0 if args.quick else 20.0)
 
     import httpx
 
@@ -180,9 +200,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="atlas2d-optimade-bench-") as tmp, httpx.Client(timeout=300) as client:
         workdir = Path(tmp)
         started = time.perf_counter()
-        url = load_atlas2d(n, workdir)
-        print(f"loaded {n} structures into atlas2d in {time.perf_counter() - started:.0f} s", flush=True)
-        with atlas2d_server(url) as ours:
+        url = args.store_url or load_atlas2d(n, workdir)
+        if not args.store_url:
+            print(f"loaded {n} structures into atlas2d in {time.perf_counter() - started:.0f} s", flush=True)
+        with atlas2d_server(url, workers=args.workers) as ours:
             documents = export_documents(client, ours)
             (workdir / "documents.json").write_text(json.dumps(documents))
             started = time.perf_counter()
@@ -191,14 +212,54 @@ def main() -> None:
             ) as reference:
                 print(f"started the reference server with {len(documents)} documents in {time.perf_counter() - started:.0f} s", flush=True)
                 rows = run_filters(client, ours, reference, documents, repeats)
-    summarise(rows, n, repeats, args.json)
+                load = run_loads(ours, reference, documents, url, args.concurrency, load_seconds) if args.concurrency > 0 else {}
+    summarise(rows, n, repeats, load, args.json)
+
+
+def run_loads(
+    ours: str, reference: str, documents: list[dict[str, Any]], store_url: str, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """The filter mix under ``concurrency`` clients for ``seconds``, on atlas2d and then on the reference server,
+    with the CPU time each server's processes (and atlas2d's PostgreSQL backends) used per request."""
+    from urllib.parse import urlencode, urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    from atlas2d.testdata.load import cpu_seconds, run_load
+
+    targets = [f"/v1/structures?{urlencode({'filter': f})}" for f in filters_for(documents)]
+    figures: dict[str, Any] = {"concurrency": concurrency, "load_seconds": seconds}
+    database = make_url(store_url).database or ""
+    for name, base in (("atlas2d", ours), ("reference", reference)):
+        print(f"load: {concurrency} clients on {name} for {seconds:.0f} s", flush=True)
+        server = ("--port", str(urlsplit(base).port))
+        before = cpu_seconds(*server), cpu_seconds("postgres:", database)
+        result = run_load(base, targets, concurrency=concurrency, seconds=seconds)
+        after = cpu_seconds(*server), cpu_seconds("postgres:", database)
+        if result.failures:
+            print(f"  {len(result.failures)} failed requests, e.g. {result.failures[0]}", flush=True)
+        figures |= result.figures(name)
+        answered = max(1, result.answered)
+        figures[f"{name}_server_cpu_ms_per_request"] = round(1000 * (after[0] - before[0]) / answered, 2)
+        if name == "atlas2d":
+            figures["atlas2d_postgres_cpu_ms_per_request"] = round(1000 * (after[1] - before[1]) / answered, 2)
+        print(
+            f"  {result.requests_per_s:.1f} requests/s, p50 {result.percentile_ms(50):.0f} ms, p99 {result.percentile_ms(99):.0f} ms",
+            flush=True,
+        )
+    figures["throughput_vs_reference"] = round(figures["atlas2d_requests_per_s"] / max(figures["reference_requests_per_s"], 1e-9), 1)
+    return figures
+
+
+def filters_for(documents: list[dict[str, Any]]) -> list[str]:
+    """``FILTERS`` with the id filter naming a stored structure."""
+    return [f'id = "{documents[len(documents) // 2]["id"]}"' if f == "ID_PLACEHOLDER" else f for f in FILTERS]
 
 
 def run_filters(client: Any, ours: str, reference: str, documents: list[dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
     """Time every filter on both servers, after checking that they agree on the hits."""
-    filters = [f'id = "{documents[len(documents) // 2]["id"]}"' if f == "ID_PLACEHOLDER" else f for f in FILTERS]
     rows = []
-    for f in filters:
+    for f in filters_for(documents):
         for base in (ours, reference):
             client.get(f"{base}/v1/structures", params={"filter": f})
         atlas_ms, atlas_n = time_filter(client, ours, f, repeats)
@@ -211,19 +272,20 @@ def run_filters(client: Any, ours: str, reference: str, documents: list[dict[str
     return rows
 
 
-def summarise(rows: list[dict[str, Any]], n: int, repeats: int, json_path: Path | None) -> None:
-    """Print the per-filter table and the summary figures; write the JSON when asked."""
+def summarise(rows: list[dict[str, Any]], n: int, repeats: int, load: dict[str, Any], json_path: Path | None) -> None:
+    """Print the per-filter table and the summary figures (one client, then the load); write the JSON when asked."""
     atlas_p50 = statistics.median(r["atlas2d_ms"] for r in rows)
     ref_p50 = statistics.median(r["reference_ms"] for r in rows)
     summary = {
         "structures": n,
         "filters": len(rows),
         "repeats": repeats,
-        "atlas2d_p50_ms": round(atlas_p50, 2),
-        "reference_p50_ms": round(ref_p50, 2),
+        "single_client_atlas2d_p50_ms": round(atlas_p50, 2),
+        "single_client_reference_p50_ms": round(ref_p50, 2),
         "speedup_vs_reference_at_median": round(ref_p50 / atlas_p50, 2),
         "speedup_vs_reference_min": round(min(r["speedup"] for r in rows), 2),
         "median_of_per_filter_speedups": round(statistics.median(r["speedup"] for r in rows), 2),
+        **load,
         "per_filter": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
     }
     print()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from starlette.types import ASGIApp
 
 from atlas2d.api.console import console
 from atlas2d.api.store_access import open_store, settings_of
@@ -18,6 +19,14 @@ def serve(
     base_url: Annotated[
         str | None,
         typer.Option(help="Public base URL for the 'next' links, when served behind a proxy. Default: from each request."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes answering requests on the one port (each runs Python on one core). Default: one per CPU, at most 4.",
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "warning",
     log_dir: Annotated[
@@ -38,10 +47,10 @@ def serve(
 
     Check it with: optimade-validator http://HOST:PORT
     """
-    import uvicorn
-
-    from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, create_app
+    from atlas2d.api.optimade.app import DEFAULT_LOG_DIR, HANDLER_THREADS, create_app
     from atlas2d.api.web.app import create_explorer, with_explorer
+    from atlas2d.api.workers import default_workers
+    from atlas2d.api.workers import serve as serve_app
     from atlas2d.schema.database import database_url
     from atlas2d.schema.status import check_readable
 
@@ -49,7 +58,14 @@ def serve(
     with open_store(settings, readonly=True) as session:
         check_readable(session.connection())
         url = database_url(settings)
+
+    def build() -> ASGIApp:
         api = create_app(url, base_url, readonly_url=settings.readonly_url, log_dir=log_dir or DEFAULT_LOG_DIR)
-        app = with_explorer(api, create_explorer(url, readonly_url=settings.readonly_url))
-    console.print(f"atlas2d explorer on http://{host}:{port}/ and its OPTIMADE API on http://{host}:{port}/v1/info (Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return with_explorer(api, create_explorer(url, readonly_url=settings.readonly_url))
+
+    workers = workers or default_workers()
+    console.print(
+        f"atlas2d explorer on http://{host}:{port}/ and its OPTIMADE API on http://{host}:{port}/v1/info, "
+        f"{workers} worker{'s' if workers > 1 else ''} (Ctrl-C stops)"
+    )
+    serve_app(build, host=host, port=port, workers=workers, threads=HANDLER_THREADS, log_level=log_level)

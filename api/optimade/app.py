@@ -66,7 +66,13 @@ def server_config(base_url: str | None = None, log_dir: Path = DEFAULT_LOG_DIR):
     )
 
 
-def reader_engine(database_url: str, *, readonly_url: str | None = None, binary_results: bool = False) -> Engine:
+HANDLER_THREADS = 4
+"""Threads per server process that run request handlers; each reader engine pools as many connections."""
+
+
+def reader_engine(
+    database_url: str, *, readonly_url: str | None = None, binary_results: bool = False, autocommit: bool = False
+) -> Engine:
     """An engine that connects as the read-only role, with a statement timeout per session.
 
     It connects with ``readonly_url`` when given (``ATLAS2D_READONLY_URL``), else with
@@ -77,11 +83,23 @@ def reader_engine(database_url: str, *, readonly_url: str | None = None, binary_
     the long structures query. ``binary_results`` is for the OPTIMADE collections, whose
     column types all have binary loaders (``atlas2d.schema.fetch``): a page of 20 structures of the
     benchmark's set reads in 0.8 ms instead of 3.3 ms.
+
+    ``autocommit`` is for statements that need no transaction (the OPTIMADE collections: one
+    or two reads a request). Without a transaction there is no ``BEGIN`` before the first
+    statement and no ``ROLLBACK`` when the connection goes back to the pool, and that
+    ``ROLLBACK`` would also make psycopg drop the connection's prepared statements, so that
+    every request prepared its statements anew. Not for code that needs ``SET LOCAL`` (the
+    similarity search).
     """
     from atlas2d.schema.database import reader_url, sqlalchemy_url
     from atlas2d.schema.fetch import BinaryCursor
 
-    engine = create_engine(sqlalchemy_url(readonly_url or reader_url(database_url)), pool_pre_ping=True, pool_size=4)
+    engine = create_engine(
+        sqlalchemy_url(readonly_url or reader_url(database_url)),
+        pool_pre_ping=True,
+        pool_size=HANDLER_THREADS,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: psycopg.Connection, _record: Any) -> None:
@@ -110,9 +128,9 @@ def create_app(
 
     config = server_config(base_url, log_dir)
     app = create_reference_app(config, logger_tag="atlas2d")
-    harden(app)
+    harden(app, logger_tag="atlas2d")
     app.title = "atlas2d OPTIMADE API"
-    engine = reader_engine(database_url, readonly_url=readonly_url, binary_results=True)
+    engine = reader_engine(database_url, readonly_url=readonly_url, binary_results=True, autocommit=True)
     app.state.entry_collections = {
         "structures": PostgresCollection(STRUCTURE_RESOURCE, StructureResource, StructureMapper(config), config, engine),
         "references": PostgresCollection(REFERENCE_RESOURCE, ReferenceResource, ReferenceMapper(config), config, engine),

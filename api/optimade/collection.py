@@ -10,6 +10,7 @@ parameters only).
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
 from contextvars import ContextVar
 from typing import Any
@@ -26,6 +27,10 @@ from sqlalchemy.exc import OperationalError
 
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
+from atlas2d.api.optimade.middleware import request_warnings
+
+FILTER_CACHE_SIZE = 512
+"""Translated filters each collection keeps (per worker process); the oldest goes first."""
 
 MAX_SKIP = 2**62
 """Entries a page may skip: larger offsets give the same (empty) page and would overflow ``bigint``."""
@@ -46,6 +51,8 @@ class PostgresCollection(EntryCollection):
         self.resource = resource
         self.engine = engine
         self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
+        self._translated: dict[str, ColumnElement[bool]] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """All entries: the response's ``data_available``.
@@ -88,15 +95,56 @@ class PostgresCollection(EntryCollection):
             raise NotFound(detail=f"no {self.resource.type} entry matches {params.filter}")  # type: ignore[attr-defined]
         return found
 
+    def by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The entries with these ids, in the collection's order, as ``find`` returns them for an
+        empty ``response_fields`` (every stored field): what a response's ``included`` lists.
+
+        One statement instead of ``find`` on the filter ``id="a" OR id="b"``, which the
+        reference handler builds, parses and translates for every page; like that ``find``,
+        it returns at most a default page of them.
+        """
+        if not ids:
+            return []
+        selectable = self.resource.selectable
+        names = self._columns(self.all_fields)
+        statement = (
+            select(*(selectable.c[name] for name in names))
+            .where(selectable.c.id.in_(ids))
+            .order_by(selectable.c[self.resource.order])
+            .limit(self.config.page_limit)
+        )
+        (rows,) = self._rows(statement)
+        return [self.resource_mapper.map_back(self._document(dict(zip(names, row, strict=True)))) for row in rows]
+
     def _filter(self, text: str) -> ColumnElement[bool]:
+        """``filter_clause`` of ``text``, kept for the next request with the same filter.
+
+        Clients page through results and dashboards repeat their filters: parsing and
+        translating one takes 1-3 ms of the request's CPU. The clause is immutable (statements
+        are built around it, never into it), so requests share it. Errors are not kept, nor
+        clauses whose translation warned (the warning belongs in every response), nor any
+        translated outside a request (no warnings collector to tell).
+        """
         if not text.strip():
             return true()
+        with self._lock:
+            clause = self._translated.get(text)
+        if clause is not None:
+            return clause
+        warned = request_warnings()
+        before = None if warned is None else len(warned)
         try:
-            return filter_clause(text, self.resource)
+            clause = filter_clause(text, self.resource)
         except UnsupportedFilter as exc:
             raise NotImplementedResponse(detail=str(exc)) from None
         except FilterError as exc:
             raise BadRequest(detail=str(exc)) from None
+        if warned is not None and len(warned) == before:
+            with self._lock:
+                if len(self._translated) >= FILTER_CACHE_SIZE:
+                    del self._translated[next(iter(self._translated))]
+                self._translated[text] = clause
+        return clause
 
     def _run_db_query(self, criteria: dict[str, Any], single_entry: bool = False) -> tuple[list[dict[str, Any]], int, bool]:
         selectable = self.resource.selectable

@@ -14,7 +14,8 @@ fails on warnings for responses that are not JSON, and hands NUL bytes and numbe
   a 500 that names only the request id, logging the traceback under that id;
 - ``query_validation_error`` answers FastAPI's parameter validation errors with 400, naming
   the parameter and the problem, never the input's handling code;
-- ``JsonWarnings`` replaces the reference ``AddWarnings``: warnings are collected per request
+- the reference middleware runs as plain ASGI (``atlas2d.api.optimade.middleware``):
+  ``CollectWarnings`` replaces the reference ``AddWarnings``: warnings are collected per request
   (a context variable, where the reference shares one list between concurrent requests) and
   added to JSON bodies only; ``SafeApiHint`` answers an ``api_hint`` redirect without copying
   the request's headers into the response.
@@ -22,26 +23,24 @@ fails on warnings for responses that are not JSON, and hands NUL bytes and numbe
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
-import warnings
-from contextvars import ContextVar
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from optimade.exceptions import BadRequest, OptimadeHTTPException
 from optimade.models import OptimadeError
 from optimade.server.exception_handlers import general_exception
-from optimade.server.middleware import AddWarnings, HandleApiHint
-from optimade.warnings import OptimadeWarning
+from optimade.server.middleware import AddWarnings, CheckWronglyVersionedBaseUrls, EnsureQueryParamIntegrity, HandleApiHint
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atlas2d.api.optimade.middleware import ApiHintWhenGiven, CollectWarnings, LoggingContext, ReferenceChecks
 
 log = logging.getLogger("atlas2d.api.optimade")
 
@@ -164,61 +163,27 @@ def server_validation_error(request: Request, exc: ValidationError) -> Response:
     return _error_response(request.scope, InternalError(request_id))
 
 
-_collected: ContextVar[list[dict[str, Any]] | None] = ContextVar("optimade_warnings", default=None)
+def harden(app: FastAPI, logger_tag: str) -> None:
+    """Install the guard and the 400 handler on the reference ``app``, and its middleware as plain ASGI.
 
-
-class JsonWarnings(AddWarnings):
-    """The reference ``AddWarnings`` with warnings kept per request, added to JSON responses only."""
-
-    @property  # type: ignore[override]
-    def _warnings(self) -> list[dict[str, Any]]:
-        collected = _collected.get()
-        if collected is None:
-            collected = []
-            _collected.set(collected)
-        return collected
-
-    @_warnings.setter
-    def _warnings(self, value: list[dict[str, Any]]) -> None:
-        _collected.set(value)
-
-    async def dispatch(self, request: Request, call_next: Any) -> Response:
-        self._warnings = []
-        self._config = request.app.state.config
-        warnings.simplefilter(action="default", category=OptimadeWarning)
-        warnings.showwarning = self.showwarning
-        response = await call_next(request)
-        collected = self._warnings
-        if not collected or "json" not in response.headers.get("content-type", ""):
-            return response
-        body = b"".join([chunk async for chunk in response.body_iterator])
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            document.setdefault("meta", {})["warnings"] = collected
-            body = json.dumps(document).encode()
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return Response(body, status_code=response.status_code, headers=headers, background=response.background)
-
-
-class SafeApiHint(HandleApiHint):
-    """The reference ``api_hint`` handling; its redirect carries only its location, not the request's headers."""
-
-    async def dispatch(self, request: Request, call_next: Any) -> Response:
-        response = await super().dispatch(request, call_next)
-        if isinstance(response, RedirectResponse):
-            return RedirectResponse(response.headers["location"], status_code=response.status_code)
-        return response
-
-
-def harden(app: FastAPI) -> None:
-    """Install the guard, the 400 handler and the two middleware replacements on the reference ``app``."""
-    replacements = {AddWarnings: JsonWarnings, HandleApiHint: SafeApiHint}
-    app.user_middleware[:] = [
-        Middleware(replacements[m.cls], *m.args, **m.kwargs) if m.cls in replacements else m for m in app.user_middleware
-    ]
+    The reference middleware (``logger_tag`` is the one its logging context sets) is replaced
+    in place, keeping the order: ``atlas2d.api.optimade.middleware`` says what each does.
+    """
+    replaced = []
+    for m in app.user_middleware:
+        if m.cls is AddWarnings:
+            replaced.append(Middleware(CollectWarnings))
+        elif m.cls is HandleApiHint:
+            replaced.append(Middleware(ApiHintWhenGiven))
+        elif m.cls is CheckWronglyVersionedBaseUrls:
+            replaced.append(Middleware(ReferenceChecks))
+        elif m.cls is EnsureQueryParamIntegrity:
+            continue  # ReferenceChecks runs its check too, after the version check as here
+        elif m.cls is BaseHTTPMiddleware and getattr(m.kwargs.get("dispatch"), "__name__", "") == "set_context":
+            replaced.append(Middleware(LoggingContext, tag=logger_tag))
+        else:
+            replaced.append(m)
+    app.user_middleware[:] = replaced
     app.add_middleware(RequestGuard)
     app.add_exception_handler(RequestValidationError, query_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ValidationError, server_validation_error)  # type: ignore[arg-type]

@@ -3,10 +3,10 @@
 The reference routers return a dict of validated models; FastAPI then dumps it to Python
 objects, validates it again against the response model, dumps it once more and lets
 ``json.dumps`` encode it, which is most of the time a page of 20 structures takes. These
-routes call the same reference handlers (``get_entries`` / ``get_single_entry``), dump
-their models once with the reference routes' options and let pydantic-core encode the
-result: the same document. They are mounted ahead of the reference routes at the same
-paths, which stay in the OpenAPI description.
+routes build the same document from plain objects (``atlas2d.api.optimade.documents``: the
+reference handlers' steps without their per-request models) and let pydantic-core encode
+it. They are mounted ahead of the reference routes at the same paths, which stay in the
+OpenAPI description.
 """
 
 from __future__ import annotations
@@ -16,45 +16,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
-from optimade.server.routers.utils import (
-    BASE_URL_PREFIXES,
-    JSONAPIResponse,
-    get_entries,
-    get_single_entry,
-)
-from pydantic import BaseModel
+from optimade.server.routers.utils import BASE_URL_PREFIXES, JSONAPIResponse
 from pydantic_core import to_json
+
+from atlas2d.api.optimade import documents
 
 LISTINGS = ("structures", "references", "links")
 SINGLE_ENTRIES = ("structures", "references")
 
 
-def _json(body: dict[str, Any]) -> Response:
-    """``body`` as the reference routes would write it, without validating it again.
+def _json(document: dict[str, Any]) -> Response:
+    """``document`` (plain objects, as ``documents`` builds them) encoded in one pass.
 
-    ``body`` holds validated models (links, meta, entries) or entries that
-    ``handle_response_fields`` already dumped from them: dumping the models as FastAPI does
-    (JSON mode, by alias, unset fields left out) and letting pydantic-core encode the result
-    gives the same document. Validating it again, as FastAPI does for ``response_model``,
-    costs 3-4 ms on a page of 20 structures and can find nothing new.
+    Validating it again, as FastAPI does for ``response_model``, costs 3-4 ms on a page of
+    20 structures and can find nothing new.
     """
-    document = {key: _dumped(value) for key, value in body.items()}
     return Response(content=to_json(document), media_type=JSONAPIResponse.media_type)
-
-
-def _dumped(value: Any) -> Any:
-    """A model as JSON-ready Python objects; a list of them item by item; anything else as it is."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    if isinstance(value, list):
-        return [_dumped(item) for item in value]
-    return value
 
 
 def _listing(entry_type: str) -> Callable[..., Response]:
     def endpoint(request: Request, params: Annotated[EntryListingQueryParams, Depends()]) -> Response:
         collection = request.app.state.entry_collections[entry_type]
-        return _json(get_entries(collection=collection, request=request, params=params))
+        return _json(documents.listing(collection, request, params))
 
     return endpoint
 
@@ -62,7 +45,7 @@ def _listing(entry_type: str) -> Callable[..., Response]:
 def _single(entry_type: str) -> Callable[..., Response]:
     def endpoint(request: Request, entry_id: str, params: Annotated[SingleEntryQueryParams, Depends()]) -> Response:
         collection = request.app.state.entry_collections[entry_type]
-        return _json(get_single_entry(collection=collection, entry_id=entry_id, request=request, params=params))
+        return _json(documents.single(collection, request, entry_id, params))
 
     return endpoint
 

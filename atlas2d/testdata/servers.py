@@ -74,10 +74,12 @@ def running(command: list[str], probe_path: str, env: dict[str, str] | None = No
 
 
 @contextmanager
-def atlas2d_server(store_url: str, log: Path | None = None) -> Iterator[str]:
-    """``atlas2d serve`` on a free port over the store at ``store_url`` (output to the file ``log``, if given)."""
+def atlas2d_server(store_url: str, log: Path | None = None, workers: int | None = None) -> Iterator[str]:
+    """``atlas2d serve`` on a free port over the store at ``store_url`` (output to the file ``log``, if
+    given), with ``workers`` server processes (the command's default if None)."""
+    command = [sys.executable, "-m", "atlas2d", "serve", "--host", "127.0.0.1", "--port", "{port}"]
     with running(
-        [sys.executable, "-m", "atlas2d", "serve", "--host", "127.0.0.1", "--port", "{port}"],
+        [*command, *(["--workers", str(workers)] if workers else [])],
         "/v1/info",
         env={"ATLAS2D_DATABASE_URL": store_url},
         log=log,
