@@ -10,6 +10,10 @@ idempotent (``atlas2d.ingest.store``), running the same command again finishes t
 seen twice in one run is a broken record (two records cannot both be that entry), so the
 second one is quarantined rather than silently overwriting the first.
 
+Each batch ends with one set-based statement that chooses the served value of each property
+for the entries the batch wrote (``atlas2d.ingest.preferred``), in the batch's transaction:
+a run killed at any point leaves no entry whose served values are stale.
+
 One writer thread commits batch k while the reader parses batch k + 1: the database's time
 and the parser's overlap (psycopg releases the GIL while it waits). At most one batch is in
 flight, and batches commit in file order, so a crash still loses only the unfinished ones.
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandRecord
 from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
+from atlas2d.ingest.preferred import refresh_preferred
 from atlas2d.ingest.records import Record, Rejected
 from atlas2d.ingest.sources.base import Adapter, Item
 from atlas2d.ingest.sources.registry import adapter as registered_adapter
@@ -119,6 +124,7 @@ def _write_batch(
         counts = write_records(session, source_id, records, source_file=source_file)
         entry_counts, band_counts = write_band_records(session, source_id, band_records, source_file=source_file)
         quarantine(session, adapter.source.name, source_file, rejected)
+        refresh_preferred(session)
     summary.inserted += counts.inserted + entry_counts.inserted
     summary.updated += counts.updated + entry_counts.updated
     summary.unchanged += counts.unchanged + entry_counts.unchanged

@@ -80,6 +80,7 @@ class Entry(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "source_key"),
         Index("ix_entry_formula_space_group", "chemical_formula_reduced", "space_group"),
+        Index("ix_entry_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +201,25 @@ class PropertyValue(Base):
     reference: Mapped[str | None] = mapped_column(Text)
 
     entry: Mapped[Entry] = relationship(back_populates="properties")
+
+
+class PreferredValue(Base):
+    """The value an ``_atlas2d_`` OPTIMADE field serves for an entry, chosen once at ingest.
+
+    One row per (entry, served field): ``band_gap`` is the most trustworthy band gap with its
+    method, ``band_gap_pbe`` the PBE one, and so on (the rules are ``atlas2d.ingest.preferred``).
+    Choosing the method per row at query time was a correlated subquery per entry and per
+    field; kept here, a property filter is one index range scan. An entry without such a
+    value has no row, so the field is unknown (``NULL``) as before.
+    """
+
+    __tablename__ = "preferred_value"
+    __table_args__ = (Index("ix_preferred_value_field_value", "field", "value", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(64))
 
 
 class BandStructure(Base):
