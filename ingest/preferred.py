@@ -6,6 +6,7 @@ per-method fields (``band_gap_pbe``…) the value of that method. Choosing at qu
 correlated subquery per entry and field, 40-70 ms for a property filter over 5,000 entries;
 chosen here once per ingest run, a filter is an index range scan.
 
+``preferred_value`` has one row per entry (see ``atlas2d.schema.models.PreferredValue``).
 ``refresh_preferred`` recomputes the rows of the entries the current transaction wrote (an
 ingest batch) in one statement: the new choice is upserted, a choice that no longer exists (a
 value removed from a re-ingested record) is deleted. Run in the writing transaction, the
@@ -28,6 +29,8 @@ the more accurate calculations; another method only when none of these is known.
 @dataclass(frozen=True)
 class Preference:
     """One served field: the property it reads and its methods, best first.
+
+    ``field`` names two columns of ``preferred_value``: ``<field>`` and ``<field>_method``.
 
     With one method the field is that method's value or nothing (``band_gap_pbe``); with
     several, any other method is a last resort after them (``band_gap``). ``expt`` stands for
@@ -65,27 +68,41 @@ def _rules_sql() -> str:
     return ", ".join(rows)
 
 
+def _columns() -> list[str]:
+    """The table's columns after ``entry_id``: each field's value and method."""
+    return [name for p in PREFERENCES for name in (p.field, f"{p.field}_method")]
+
+
+def _pivot() -> str:
+    """Each field's value and method as a column of one row per entry."""
+    return ", ".join(
+        f"max({part}) FILTER (WHERE field = '{p.field}') AS {p.field}{suffix}"
+        for p in PREFERENCES
+        for part, suffix in (("value", ""), ("method", "_method"))
+    )
+
+
 REFRESH_SQL = f"""
 WITH touched AS (
     SELECT id FROM entry WHERE updated_at >= coalesce(:since, now())
 ), rules (field, property, method, rank) AS (
     VALUES {_rules_sql()}
-), fresh AS (
+), chosen AS (
     SELECT DISTINCT ON (p.entry_id, r.field) p.entry_id, r.field, p.value, p.method
     FROM property p
     JOIN rules r ON p.name = r.property
         AND (r.method IS NULL OR p.method = r.method OR (r.method = 'expt' AND p.method LIKE 'expt%'))
     WHERE p.value IS NOT NULL AND p.entry_id IN (SELECT id FROM touched)
     ORDER BY p.entry_id, r.field, r.rank, p.method
+), fresh AS (
+    SELECT entry_id, {_pivot()} FROM chosen GROUP BY entry_id
 ), gone AS (
     DELETE FROM preferred_value v
-    WHERE v.entry_id IN (SELECT id FROM touched)
-        AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.entry_id = v.entry_id AND f.field = v.field)
+    WHERE v.entry_id IN (SELECT id FROM touched) AND v.entry_id NOT IN (SELECT entry_id FROM fresh)
 )
-INSERT INTO preferred_value (entry_id, field, value, method)
-SELECT entry_id, field, value, method FROM fresh
-ON CONFLICT (entry_id, field) DO UPDATE SET value = excluded.value, method = excluded.method
-WHERE (preferred_value.value, preferred_value.method) IS DISTINCT FROM (excluded.value, excluded.method)
+INSERT INTO preferred_value (entry_id, {", ".join(_columns())})
+SELECT entry_id, {", ".join(_columns())} FROM fresh
+ON CONFLICT (entry_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _columns())}
 """
 """One statement: the choices of the entries written since ``:since`` (NULL: by this transaction) replace their old ones."""
 

@@ -12,15 +12,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas2d.ingest.pipeline import ingest_files
-from atlas2d.ingest.preferred import EVERYTHING, refresh_preferred
+from atlas2d.ingest.preferred import EVERYTHING, PREFERENCES, refresh_preferred
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.ingest.store import ensure_source, write_records
 from atlas2d.schema.database import make_engine
 from atlas2d.schema.migrate import MIGRATIONS, upgrade
+from atlas2d.schema.models import Entry, PreferredValue
 from atlas2d.testdata import SHARED_DATA
 
 SOURCE = SourceInfo("test", "test")
@@ -66,10 +67,19 @@ unknown; a method outside the preference only fills ``band_gap``; no numeric val
 
 
 def _stored(session: Session) -> dict[tuple[str, str], tuple[float, str]]:
-    rows = session.execute(
-        text("SELECT e.source_key, p.field, p.value, p.method FROM preferred_value p JOIN entry e ON e.id = p.entry_id")
-    )
-    return {(key, field): (value, method) for key, field, value, method in rows}
+    """Every served (entry key, field) -> (value, method) in the table."""
+    rows = session.execute(select(Entry.source_key, PreferredValue).join(PreferredValue, PreferredValue.entry_id == Entry.id))
+    return {
+        (key, p.field): (getattr(row, p.field), getattr(row, f"{p.field}_method"))
+        for key, row in rows
+        for p in PREFERENCES
+        if getattr(row, p.field) is not None
+    }
+
+
+def test_every_preference_has_its_two_columns() -> None:
+    columns = {c.name for c in PreferredValue.__table__.columns} - {"entry_id"}
+    assert columns == {name for p in PREFERENCES for name in (p.field, f"{p.field}_method")}
 
 
 def test_refresh_chooses_by_the_preference_rules(session: Session) -> None:
@@ -130,4 +140,8 @@ def test_migration_0006_backfills_the_stored_entries(store_url: str) -> None:
     assert upgrade(engine) == ("0005", "0006")
     with Session(engine) as session:
         assert _stored(session) == EXPECTED
+        # the rows the ingest batches of a later run write go through the same table
+        write_records(session, ensure_source(session, SOURCE), [Record("late", "MoS2", {"k": 9}, values=[_gap(1.1, "PBE")])])
+        refresh_preferred(session)
+        assert _stored(session)[("late", "band_gap")] == (1.1, "PBE")
     engine.dispose()

@@ -8,8 +8,8 @@ band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
 
 ``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
 filter, a sort and a page are a single SQL statement. The property values come from
-``preferred_value`` (chosen at ingest), one outer join per field on its primary key, which
-PostgreSQL drops from any query that does not use that field. Each selectable is
+``preferred_value`` (chosen at ingest), one outer join on its primary key, which PostgreSQL
+drops from any query that does not use a property. Each selectable is
 built with SQLAlchemy and then frozen into SQL text (``_frozen``).
 """
 
@@ -26,7 +26,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
-    and_,
     cast,
     column,
     false,
@@ -38,10 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
 
-from atlas2d.ingest.preferred import PREFERENCES
 from atlas2d.schema.fetch import fetched
 from atlas2d.schema.models import Entry, PreferredValue, Source, Structure
 
@@ -72,14 +69,9 @@ class Field:
     length: str | None = None
 
 
-_PREFERRED = {p.field: aliased(PreferredValue, name=f"preferred_{p.field}") for p in PREFERENCES}
-"""One alias of ``preferred_value`` per served field, outer-joined by (entry, field)."""
-
-
 def _value(field: str, *, method_column: bool = False) -> ColumnElement:
     """The value (or its method) the entry serves as ``field``, chosen at ingest (``atlas2d.ingest.preferred``)."""
-    row = _PREFERRED[field]
-    return row.method if method_column else row.value
+    return PreferredValue.__table__.c[f"{field}_method" if method_column else field]
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,9 +195,8 @@ def _structures() -> Subquery:
         .select_from(Structure)
         .outerjoin(Entry, Entry.id == Structure.entry_id)
         .outerjoin(Source, Source.id == Entry.source_id)
+        .outerjoin(PreferredValue, PreferredValue.entry_id == Structure.entry_id)
     )
-    for field, row in _PREFERRED.items():
-        query = query.outerjoin(row, and_(row.entry_id == Structure.entry_id, row.field == field))
     return _frozen(query, "optimade_structures")
 
 
