@@ -4,7 +4,7 @@ The OPTIMADE ``_atlas2d_`` fields serve one value per entry and field: ``band_ga
 most trustworthy band gap (measured, then G0W0, HSE06, PBE, then any other method), the
 per-method fields (``band_gap_pbe``…) the value of that method. Choosing at query time cost a
 correlated subquery per entry and field, 40-70 ms for a property filter over 5,000 entries;
-chosen here once per ingest run, a filter is an index range scan.
+chosen here once per ingest batch, a filter is an index range scan.
 
 ``preferred_value`` has one row per entry (see ``atlas2d.schema.models.PreferredValue``).
 ``refresh_preferred`` recomputes the rows of the entries the current transaction wrote (an
