@@ -15,6 +15,10 @@ second one is quarantined rather than silently overwriting the first; for an ada
 combines one entry's parts from several files (``Adapter.combine``), the same id in another
 file is another part, and only a repeat within one file is quarantined.
 
+Each batch ends with one set-based statement that chooses the served value of each property
+for the entries the batch wrote (``atlas2d.ingest.preferred``), in the batch's transaction:
+a run killed at any point leaves no entry whose served values are stale.
+
 One writer thread commits batch k while the reader parses batch k + 1: the database's time
 and the parser's overlap (psycopg releases the GIL while it waits). At most one batch is in
 flight, and batches commit in file order, so a crash still loses only the unfinished ones.
@@ -34,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.band_records import BandRecord
 from atlas2d.ingest.band_store import BandWriteCounts, write_band_records
+from atlas2d.ingest.preferred import refresh_preferred
 from atlas2d.ingest.records import Record, Rejected
 from atlas2d.ingest.sources.base import PAYLOAD_LIMIT, Adapter, Item
 from atlas2d.ingest.sources.common import dumps
@@ -169,6 +174,7 @@ def _write_together(engine: Engine, adapter: Adapter, source_file: str, batch: l
         source_id = ensure_source(session, adapter.source)
         outcome.add(*_write_items(session, adapter, source_id, source_file, batch))
         quarantine(session, adapter.source.name, source_file, outcome.rejected)
+        refresh_preferred(session)
     return outcome
 
 
@@ -190,6 +196,7 @@ def _write_one_by_one(engine: Engine, adapter: Adapter, source_file: str, batch:
                 continue
             outcome.add(*written)
         quarantine(session, adapter.source.name, source_file, outcome.rejected)
+        refresh_preferred(session)
     return outcome
 
 

@@ -80,6 +80,7 @@ class Entry(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "source_key"),
         Index("ix_entry_formula_space_group", "chemical_formula_reduced", "space_group"),
+        Index("ix_entry_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +201,35 @@ class PropertyValue(Base):
     reference: Mapped[str | None] = mapped_column(Text)
 
     entry: Mapped[Entry] = relationship(back_populates="properties")
+
+
+class PreferredValue(Base):
+    """The values an entry serves as its ``_atlas2d_`` OPTIMADE fields, chosen once at ingest.
+
+    One row per entry with a served value: ``band_gap`` is the most trustworthy band gap and
+    ``band_gap_method`` its method, ``band_gap_pbe`` the PBE one, and so on (the rules are
+    ``atlas2d.ingest.preferred``; each of its fields is a ``<field>`` and ``<field>_method``
+    column here). Choosing the method per row at query time was a correlated subquery per
+    entry and field; kept here, a property filter is one index range scan. A row per entry
+    rather than per (entry, field): the API's structures selectable then needs one join, not
+    one per field, and six joins cost the planner 10-40 ms per page at 10,000 structures.
+    """
+
+    __tablename__ = "preferred_value"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
+    band_gap: Mapped[float | None] = mapped_column(Float, index=True)
+    band_gap_method: Mapped[str | None] = mapped_column(String(64))
+    band_gap_pbe: Mapped[float | None] = mapped_column(Float, index=True)
+    band_gap_pbe_method: Mapped[str | None] = mapped_column(String(64))
+    band_gap_hse06: Mapped[float | None] = mapped_column(Float, index=True)
+    band_gap_hse06_method: Mapped[str | None] = mapped_column(String(64))
+    band_gap_g0w0: Mapped[float | None] = mapped_column(Float, index=True)
+    band_gap_g0w0_method: Mapped[str | None] = mapped_column(String(64))
+    band_gap_expt: Mapped[float | None] = mapped_column(Float, index=True)
+    band_gap_expt_method: Mapped[str | None] = mapped_column(String(64))
+    formation_energy: Mapped[float | None] = mapped_column(Float, index=True)
+    formation_energy_method: Mapped[str | None] = mapped_column(String(64))
 
 
 class BandStructure(Base):

@@ -7,8 +7,9 @@ band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
 ``band_gap_method`` give the most trustworthy value available with the method it came from.
 
 ``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
-filter, a sort and a page are a single SQL statement; scalar subqueries for the property
-values are only evaluated when a filter, sort or response asks for them. Each selectable is
+filter, a sort and a page are a single SQL statement. The property values come from
+``preferred_value`` (chosen at ingest), one outer join on its primary key, which PostgreSQL
+drops from any query that does not use a property. Each selectable is
 built with SQLAlchemy and then frozen into SQL text (``_frozen``).
 """
 
@@ -25,7 +26,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
-    case,
     cast,
     column,
     false,
@@ -40,14 +40,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Subquery
 
 from atlas2d.schema.fetch import fetched
-from atlas2d.schema.models import Entry, PropertyValue, Source, Structure
+from atlas2d.schema.models import Entry, PreferredValue, Source, Structure
 
 PROVIDER_PREFIX = "atlas2d"
-
-BAND_GAP_PREFERENCE = ("expt", "G0W0", "HSE06", "PBE")
-"""Which band gap ``_atlas2d_band_gap`` reports when several methods are known: measured
-first, then the more accurate calculations."""
-
 
 class Kind(Enum):
     """How a property can be filtered."""
@@ -74,27 +69,9 @@ class Field:
     length: str | None = None
 
 
-def _value(name: str, methods: tuple[str, ...] | None = None, *, method_column: bool = False) -> ColumnElement:
-    """The value (or its method) of property ``name`` of the current entry, preferred method first."""
-    order = [PropertyValue.method]
-    where = [PropertyValue.entry_id == Entry.id, PropertyValue.name == name, PropertyValue.value.is_not(None)]
-    if methods is not None:
-        rank = case(
-            *((_method_matches(m), i) for i, m in enumerate(methods)),
-            else_=len(methods),
-        )
-        order.insert(0, rank)
-        if len(methods) == 1:
-            where.append(_method_matches(methods[0]))
-    target = PropertyValue.method if method_column else PropertyValue.value
-    return select(target).where(*where).order_by(*order).limit(1).scalar_subquery()
-
-
-def _method_matches(method: str) -> ColumnElement[bool]:
-    """Experimental values are stored as ``expt`` or ``expt:<technique>``."""
-    if method == "expt":
-        return PropertyValue.method.startswith("expt")
-    return PropertyValue.method == method
+def _value(field: str, *, method_column: bool = False) -> ColumnElement:
+    """The value (or its method) the entry serves as ``field``, chosen at ingest (``atlas2d.ingest.preferred``)."""
+    return PreferredValue.__table__.c[f"{field}_method" if method_column else field]
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,31 +107,31 @@ PROVIDER_FIELDS: tuple[ProviderField, ...] = (
     ),
     ProviderField(
         "band_gap",
-        _value("band_gap", BAND_GAP_PREFERENCE),
+        _value("band_gap"),
         "float",
         "Band gap; the method is in _atlas2d_band_gap_method (preference: experiment, G0W0, HSE06, PBE).",
         "eV",
     ),
     ProviderField(
         "band_gap_method",
-        _value("band_gap", BAND_GAP_PREFERENCE, method_column=True),
+        _value("band_gap", method_column=True),
         "string",
         "Method of _atlas2d_band_gap: expt[:technique], G0W0, HSE06 or PBE.",
     ),
-    ProviderField("band_gap_pbe", _value("band_gap", ("PBE",)), "float", "Band gap computed with PBE.", "eV"),
-    ProviderField("band_gap_hse06", _value("band_gap", ("HSE06",)), "float", "Band gap computed with HSE06.", "eV"),
-    ProviderField("band_gap_g0w0", _value("band_gap", ("G0W0",)), "float", "Band gap computed with G0W0.", "eV"),
-    ProviderField("band_gap_expt", _value("band_gap", ("expt",)), "float", "Measured band gap.", "eV"),
+    ProviderField("band_gap_pbe", _value("band_gap_pbe"), "float", "Band gap computed with PBE.", "eV"),
+    ProviderField("band_gap_hse06", _value("band_gap_hse06"), "float", "Band gap computed with HSE06.", "eV"),
+    ProviderField("band_gap_g0w0", _value("band_gap_g0w0"), "float", "Band gap computed with G0W0.", "eV"),
+    ProviderField("band_gap_expt", _value("band_gap_expt"), "float", "Measured band gap.", "eV"),
     ProviderField(
         "formation_energy",
-        _value("formation_energy", ("PBE",)),
+        _value("formation_energy"),
         "float",
         "Formation energy per atom (PBE when available; method in _atlas2d_formation_energy_method).",
         "eV/atom",
     ),
     ProviderField(
         "formation_energy_method",
-        _value("formation_energy", ("PBE",), method_column=True),
+        _value("formation_energy", method_column=True),
         "string",
         "Method of _atlas2d_formation_energy.",
     ),
@@ -172,10 +149,10 @@ def _frozen(query: Select, name: str) -> Subquery:
     """``query`` compiled once to PostgreSQL text (constants inline), as a named subquery
     with the same typed columns.
 
-    Every statement over the structures selectable otherwise walks its eight property
-    subqueries again to build SQLAlchemy's cache key, and sends their 33 constants as bound
-    parameters; frozen, a no-hit request's two statements cost 3-4 ms less. The constants
-    are atlas2d's own (property names, methods, ranks), never a user's input.
+    Every statement over the structures selectable otherwise walks its joins again to build
+    SQLAlchemy's cache key and sends their constants as bound parameters; frozen, a no-hit
+    request's two statements cost 3-4 ms less. The constants are atlas2d's own (field
+    names), never a user's input.
     """
     sql = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     columns = (column(c.name, c.type) for c in query.selected_columns)
@@ -218,6 +195,7 @@ def _structures() -> Subquery:
         .select_from(Structure)
         .outerjoin(Entry, Entry.id == Structure.entry_id)
         .outerjoin(Source, Source.id == Entry.source_id)
+        .outerjoin(PreferredValue, PreferredValue.entry_id == Structure.entry_id)
     )
     return _frozen(query, "optimade_structures")
 

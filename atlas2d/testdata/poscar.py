@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.ingest.formulas import reduced_formula
 from atlas2d.ingest.geometry import to_2d_convention
+from atlas2d.ingest.preferred import refresh_preferred
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.ingest.store import ensure_source, write_records
 from atlas2d.testdata import SHARED_DATA
@@ -65,8 +66,9 @@ def structure_record(key: str, structure: Structure, values: list[Value] | None 
 
 
 def seed_store(session: Session, records: list[Record], source: SourceInfo = POSCAR_SOURCE) -> list[str]:
-    """Write ``records`` under ``source`` and commit; return their source keys."""
+    """Write ``records`` under ``source`` and commit, as an ingest batch does; return their source keys."""
     source_id = ensure_source(session, source)
     write_records(session, source_id, records, source_file=str(POSCAR_ARCHIVE.name))
+    refresh_preferred(session)
     session.commit()
     return [r.source_key for r in records]

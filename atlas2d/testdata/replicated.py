@@ -17,6 +17,7 @@ def build_store(url: str, materials: int) -> None:
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
+    from atlas2d.ingest.preferred import EVERYTHING, refresh_preferred
     from atlas2d.ingest.records import Value
     from atlas2d.schema.database import make_engine
     from atlas2d.schema.migrate import upgrade
@@ -61,5 +62,6 @@ def build_store(url: str, materials: int) -> None:
             "SELECT setval('entry_id_seq', (SELECT max(id) FROM entry))",
         ):
             session.execute(text(statement), params)
+        refresh_preferred(session, since=EVERYTHING)
         session.commit()
     engine.dispose()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import cast, func, select, text
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, REAL
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,12 @@ def candidate_pairs(session: Session, neighbours: int = CANDIDATE_NEIGHBOURS) ->
     return [(a, b, d) for (a, b), d in sorted(pairs.items())]
 
 
+def _among(ids: Sequence[int]) -> ColumnElement[bool]:
+    """``structure.entry_id`` is one of ``ids``, as one array parameter: an ``IN`` list sends a
+    parameter per id, and PostgreSQL refuses more than 65,535 (a store of 100,000 structures)."""
+    return Structure.entry_id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+
+
 def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) -> np.ndarray:
     """For each candidate pair, ``invariants.emd_lower_bound`` of their stored AMDs (Å).
 
@@ -79,7 +85,7 @@ def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) 
     ids = sorted({i for a, b, _ in pairs for i in (a, b)})
     prefix = cast(func.subvector(Structure.amd, 1, K_PER_ELEMENT), ARRAY(REAL))
     with binary_results(session):
-        rows = session.execute(select(Structure.entry_id, prefix).where(Structure.entry_id.in_(ids))).all()
+        rows = session.execute(select(Structure.entry_id, prefix).where(_among(ids))).all()
     index = {entry_id: n for n, (entry_id, _) in enumerate(rows)}
     amds = np.array([amd for _, amd in rows], dtype=float)
     return emd_lower_bound(amds[[index[a] for a, _, _ in pairs]], amds[[index[b] for _, b, _ in pairs]])
@@ -88,7 +94,7 @@ def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) 
 def load_pdds(session: Session, entry_ids: Iterable[int]) -> dict[int, PDD]:
     """Stored PDDs by entry id."""
     ids = sorted(set(entry_ids))
-    rows = session.execute(select(Structure.entry_id, Structure.pdd).where(Structure.entry_id.in_(ids))).all()
+    rows = session.execute(select(Structure.entry_id, Structure.pdd).where(_among(ids))).all()
     return {entry_id: PDD.from_bytes(data) for entry_id, data in rows if data is not None}
 
 
