@@ -185,11 +185,11 @@ class PostgresCollection(EntryCollection):
         return sorted(names)
 
     def _sort_columns(self, sort: Any) -> list[tuple[ColumnElement, int]]:
-        """Sort keys as columns; properties atlas2d never stores sort as all-equal and are dropped."""
+        """Sort keys as columns; properties atlas2d never stores, and lists of objects (not sortable), are dropped."""
         columns = []
         for backend_name, direction in sort:
             field = self.resource.fields.get(self.resource_mapper.get_optimade_field(backend_name))
-            if field is not None and field.kind is not Kind.ABSENT:
+            if field is not None and field.kind not in (Kind.ABSENT, Kind.OBJECTS):
                 columns.append((self.resource.selectable.c[field.name], direction))
         return columns
 

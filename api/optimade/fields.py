@@ -6,6 +6,11 @@ Harmonized values appear as provider fields with the ``_atlas2d_`` prefix; the p
 band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
 ``band_gap_method`` give the most trustworthy value available with the method it came from.
 
+Entries of the ``optimade`` source (structures saved from another provider) serve the
+provider's own ``immutable_id``, ``last_modified`` (when it is an RFC 3339 timestamp with an
+offset) and references (``_atlas2d_provider_references``), read from the raw record ingest
+kept verbatim (``atlas2d.ingest.sources.optimade_json``).
+
 ``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
 filter, a sort and a page are a single SQL statement. The property values come from
 ``preferred_value`` (chosen at ingest), one outer join on its primary key, which PostgreSQL
@@ -24,8 +29,11 @@ from optimade.models.structures import StructureResourceAttributes
 from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Select,
     Text,
+    and_,
+    case,
     cast,
     column,
     false,
@@ -34,9 +42,10 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH
 from sqlalchemy.sql import Subquery
 
 from atlas2d.schema.fetch import fetched
@@ -53,6 +62,8 @@ class Kind(Enum):
     LIST = "list"
     MATRIX = "matrix"
     SPECIES = "species"
+    OBJECTS = "objects"
+    """A list of objects served as stored: only ``IS KNOWN`` / ``IS UNKNOWN`` filter it."""
     ABSENT = "absent"
 
 
@@ -83,20 +94,51 @@ class ProviderField:
     """Without the ``_atlas2d_`` prefix; also the column name in ``STRUCTURES``."""
     sql: ColumnElement
     type: str
-    """OPTIMADE type: ``string``, ``integer`` or ``float``."""
+    """OPTIMADE type: ``string``, ``integer``, ``float`` or ``list`` (of objects, neither filtered nor sorted by value)."""
     description: str
     unit: str | None = None
 
     @property
     def kind(self) -> Kind:
         """How the field filters."""
-        return Kind.STRING if self.type == "string" else Kind.NUMBER
+        return {"string": Kind.STRING, "list": Kind.OBJECTS}.get(self.type, Kind.NUMBER)
 
     def info(self) -> dict[str, object]:
         """The field's entry in ``/info/structures`` (the reference server's ``provider_fields``)."""
-        return {"name": self.name, "type": self.type, "description": self.description, "sortable": True} | (
+        sortable = self.kind is not Kind.OBJECTS
+        return {"name": self.name, "type": self.type, "description": self.description, "sortable": sortable} | (
             {"unit": self.unit} if self.unit else {}
         )
+
+
+OPTIMADE_SOURCE = "optimade"
+"""The source of structures saved from OPTIMADE providers (``atlas2d.ingest.sources.optimade_json``'s name)."""
+
+_FROM_PROVIDER = Source.name == OPTIMADE_SOURCE
+_PROVIDER_ATTRIBUTES = Entry.raw["attributes"]
+
+_PROVIDER_TIMESTAMP = cast(
+    func.jsonb_path_query_first(
+        Entry.raw,
+        cast(literal('$.attributes.last_modified.datetime() ? (@.type() == "timestamp with time zone")'), JSONPATH),
+        cast(literal("{}"), JSONB),
+        true(),
+    ).op("#>>")(cast(literal("{}"), ARRAY(Text))),
+    DateTime(timezone=True),
+)
+"""The provider's ``last_modified`` as a timestamp, NULL unless it is one with an offset.
+
+SQL/JSON's ``datetime()`` parses it; in silent mode a value that is no timestamp (``"2023-02-30T00:00:00Z"``,
+``"yesterday"``, a number) gives NULL instead of an error, and the filter keeps only values with a time zone
+(RFC 3339 requires one; a naive time would be read in the session's zone). The text of the parsed value is ISO
+8601 with its offset, so the cast cannot fail. Works on PostgreSQL >= 13, unlike ``pg_input_is_valid``.
+"""
+
+
+def _provider_string(name: str) -> ColumnElement:
+    """The provider's string attribute ``name`` of an ``optimade`` entry's raw record, else NULL."""
+    value = _PROVIDER_ATTRIBUTES[name]
+    return case((and_(_FROM_PROVIDER, func.jsonb_typeof(value) == "string"), value.astext), else_=null())
 
 
 PROVIDER_FIELDS: tuple[ProviderField, ...] = (
@@ -141,6 +183,13 @@ PROVIDER_FIELDS: tuple[ProviderField, ...] = (
     ProviderField(
         "vacuum", Structure.vacuum, "float", "Vacuum in the cell: out-of-plane lattice length minus the layer thickness.", "Å"
     ),
+    ProviderField(
+        "provider_references",
+        case((_FROM_PROVIDER, Entry.raw["_optimade_references"]), else_=null()),
+        "list",
+        "For structures saved from another OPTIMADE provider (source optimade): the provider's reference resources "
+        "the structure related to, as the provider wrote them.",
+    ),
 )
 """The ``_atlas2d_`` fields in the order of their columns and of ``/info/structures``."""
 
@@ -163,8 +212,8 @@ def _structures() -> Subquery:
     columns: dict[str, ColumnElement] = {
         "id": Source.name + literal("/") + Entry.source_key,
         "type": literal("structures"),
-        "last_modified": Entry.updated_at,
-        "immutable_id": cast(null(), Text),
+        "last_modified": case((_FROM_PROVIDER, func.coalesce(_PROVIDER_TIMESTAMP, Entry.updated_at)), else_=Entry.updated_at),
+        "immutable_id": _provider_string("immutable_id"),
         "elements": Structure.elements,
         "nelements": Structure.nelements,
         "elements_ratios": Structure.elements_ratios,
@@ -208,7 +257,7 @@ STANDARD_FIELDS: tuple[Field, ...] = (
     Field("id", Kind.STRING),
     Field("type", Kind.STRING),
     Field("last_modified", Kind.TIMESTAMP),
-    Field("immutable_id", Kind.ABSENT),
+    Field("immutable_id", Kind.STRING),
     Field("elements", Kind.LIST, length="nelements"),
     Field("nelements", Kind.NUMBER),
     Field("elements_ratios", Kind.LIST, length="nelements"),

@@ -343,6 +343,8 @@ class _ToSql(Transformer):
         if kind == "known":
             column = self.resource.column(target)
             return column.is_not(None) if value else column.is_(None)
+        if target.kind is Kind.OBJECTS:
+            raise UnsupportedFilter(f"{target.name!r} is a list of objects; only IS KNOWN and IS UNKNOWN filter it")
         if kind == "op":
             return self._value_comparison(target, rhs[1], value)
         if kind == "fuzzy":
