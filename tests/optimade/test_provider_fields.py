@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,3 +131,13 @@ def test_provider_references_are_described_and_not_sortable(served: tuple[str, s
     assert info["_atlas2d_provider_references"]["sortable"] is False
     ids = [s["id"] for s in _structures(served[0], sort="_atlas2d_provider_references")]
     assert len(ids) == 5
+
+
+def test_optimade_validator_accepts_the_provider_values(served: tuple[str, str]) -> None:
+    """The reference validator over a store where some entries carry the provider's values (it samples those too)."""
+    validator = Path(sys.executable).with_name("optimade-validator")
+    result = subprocess.run([str(validator), "--json", "--random-seed", "2", served[0]], capture_output=True, text=True, timeout=300)
+    summary = json.loads(result.stdout)
+    assert summary["failure_count"] == 0, summary["failure_messages"]
+    assert summary["internal_failure_count"] == 0, summary["internal_failure_messages"]
+    assert summary["optional_failure_count"] == 0, summary["optional_failure_messages"]
