@@ -22,6 +22,8 @@ a run killed at any point leaves no entry whose served values are stale.
 One writer thread commits batch k while the reader parses batch k + 1: the database's time
 and the parser's overlap (psycopg releases the GIL while it waits). At most one batch is in
 flight, and batches commit in file order, so a crash still loses only the unfinished ones.
+A run that wrote anything ends with ``ANALYZE``, so the next query is planned for the store's
+new size (``atlas2d.schema.database.refresh_statistics``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from atlas2d.ingest.sources.base import PAYLOAD_LIMIT, Adapter, Item
 from atlas2d.ingest.sources.common import dumps
 from atlas2d.ingest.sources.registry import adapter as registered_adapter
 from atlas2d.ingest.store import WriteCounts, ensure_source, quarantine, write_records
+from atlas2d.schema.database import refresh_statistics
 
 BATCH_SIZE = 500
 """Records per transaction: large enough to amortise round trips, small enough to lose little."""
@@ -114,6 +117,9 @@ def ingest_streams(
                 pending = writer.submit(_write_batch, engine, adapter, name, batch, summary, on_batch)
         if pending is not None:
             pending.result()
+    if summary.inserted or summary.updated:
+        with engine.begin() as connection:
+            refresh_statistics(connection)
     return summary
 
 

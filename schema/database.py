@@ -22,7 +22,7 @@ import subprocess
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
@@ -119,3 +119,15 @@ def _json_text(value: object) -> str:
     """JSON for JSONB columns via orjson (reads use ``orjson.loads``): ingest writes thousands
     of raw records a second, and the standard library encoder was a fifth of its time."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """``ANALYZE`` the store after a bulk write, in the writer's transaction.
+
+    Autovacuum analyses a table only after its own change threshold and on its own schedule;
+    until then the planner plans against the statistics of a much smaller table. Measured on
+    the real sources (116,000 properties, just ingested): ``entries_flat``'s PBE gap went
+    through an index on (name, method) filtered row by row and ran past 30 s; analysed, it
+    takes 0.1 s. One ``ANALYZE`` samples a bounded number of rows per table (0.7 s there).
+    """
+    connection.execute(text("ANALYZE"))

@@ -33,6 +33,7 @@ from atlas2d.embeddings.structure.clustering import assign_materials, cluster, w
 from atlas2d.embeddings.structure.explain import report
 from atlas2d.embeddings.structure.overrides import load_overrides
 from atlas2d.ingest.linking import relink
+from atlas2d.schema.database import refresh_statistics
 from atlas2d.schema.models import Structure
 
 
@@ -83,6 +84,7 @@ def run_dedup(
     links = relink(session)
     summary.linked_without_structure, summary.own_without_structure = links.linked, links.own
     write_evidence(session, found.evidence)
+    refresh_statistics(session.connection())
     session.commit()
     summary.materials = len(found.clusters)
     summary.duplicate_clusters = sum(1 for c in found.clusters if len(c) > 1)
