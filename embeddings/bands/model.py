@@ -15,8 +15,9 @@ managed about a hundred.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,22 @@ def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([total / n, peak], dim=1)
 
 
+def frozen_cpu_encoder(encoder: SegmentEncoder) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The encoder traced, frozen and rewritten for oneDNN (convolution and ReLU fused, weights pre-packed).
+
+    On the 2-core CPU this runs the same float32 arithmetic about twice as fast as the eager
+    module: eager PyTorch converts every activation between its own layout and oneDNN's at
+    each layer, the frozen graph keeps them in oneDNN's layout from the first convolution to
+    the last. ``torch.jit.trace`` is deprecated in favour of ``torch.compile``, which would
+    need a C compiler and tens of seconds of compiling on this machine; the trace takes
+    milliseconds, so its deprecation warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = torch.jit.trace(encoder.eval(), torch.zeros(2, 1, 64, 32))
+        return torch.jit.optimize_for_inference(traced)
+
+
 @dataclass
 class FingerprintModel:
     """A trained autoencoder on a device, with the identifier stored beside its fingerprints."""
@@ -116,18 +133,28 @@ class FingerprintModel:
     net: BandAutoencoder
     device: torch.device
     identifier: str
+    _cpu_encoder: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, init=False, repr=False)
+
+    def _encode_segments(self, x: torch.Tensor) -> torch.Tensor:
+        """``BandAutoencoder.encode_segments``; on CPU through the frozen oneDNN encoder, built on first use."""
+        if self.device.type != "cpu":
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+                return self.net.encode_segments(x).float()
+        if self._cpu_encoder is None:
+            self._cpu_encoder = frozen_cpu_encoder(self.net.encoder)
+        both = self._cpu_encoder(torch.cat([x, torch.flip(x, dims=[3])]))
+        return (both[: x.shape[0]] + both[x.shape[0] :]) / 2
 
     @torch.inference_mode()
-    def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
+    def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
         """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures."""
         out = np.empty((len(pictures), FINGERPRINT_LENGTH), dtype=np.float32)
         for lo in range(0, len(pictures), batch_size):
             batch = pictures[lo : lo + batch_size]
             x = torch.from_numpy(np.concatenate(batch)).unsqueeze(1).to(self.device)
             owner = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([p.shape[0] for p in batch]))
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
-                codes = self.net.encode_segments(x)
-            out[lo : lo + len(batch)] = pool(codes.float(), owner.to(self.device), len(batch)).cpu().numpy()
+            codes = self._encode_segments(x)
+            out[lo : lo + len(batch)] = pool(codes, owner.to(self.device), len(batch)).cpu().numpy()
         return out
 
     @torch.inference_mode()
