@@ -110,6 +110,10 @@ def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([total / n, peak], dim=1)
 
 
+CPU_CHUNK = 1024
+"""Segment pictures per call of the frozen CPU encoder: smaller calls pay oneDNN's per-call cost, larger ones gain nothing."""
+
+
 def frozen_cpu_encoder(encoder: SegmentEncoder) -> Callable[[torch.Tensor], torch.Tensor]:
     """The encoder traced, frozen and rewritten for oneDNN (convolution and ReLU fused, weights pre-packed).
 
@@ -135,27 +139,44 @@ class FingerprintModel:
     identifier: str
     _cpu_encoder: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, init=False, repr=False)
 
-    def _encode_segments(self, x: torch.Tensor) -> torch.Tensor:
-        """``BandAutoencoder.encode_segments``; on CPU through the frozen oneDNN encoder, built on first use."""
-        if self.device.type != "cpu":
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
-                return self.net.encode_segments(x).float()
-        if self._cpu_encoder is None:
-            self._cpu_encoder = frozen_cpu_encoder(self.net.encoder)
-        both = self._cpu_encoder(torch.cat([x, torch.flip(x, dims=[3])]))
-        return (both[: x.shape[0]] + both[x.shape[0] :]) / 2
-
     @torch.inference_mode()
     def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
-        """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures."""
+        """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures (``batch_size`` of them at a time on CUDA)."""
+        if self.device.type == "cpu":
+            return self._encode_cpu(pictures)
         out = np.empty((len(pictures), FINGERPRINT_LENGTH), dtype=np.float32)
         for lo in range(0, len(pictures), batch_size):
             batch = pictures[lo : lo + batch_size]
             x = torch.from_numpy(np.concatenate(batch)).unsqueeze(1).to(self.device)
             owner = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([p.shape[0] for p in batch]))
-            codes = self._encode_segments(x)
-            out[lo : lo + len(batch)] = pool(codes, owner.to(self.device), len(batch)).cpu().numpy()
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda"):
+                codes = self.net.encode_segments(x)
+            out[lo : lo + len(batch)] = pool(codes.float(), owner.to(self.device), len(batch)).cpu().numpy()
         return out
+
+    def _encode_cpu(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
+        """``encode`` on CPU: the same numbers, through the frozen oneDNN encoder (built on first use).
+
+        Three things make it several times faster than the CUDA path run on a CPU: the
+        encoder is frozen for oneDNN (``frozen_cpu_encoder``); it runs over
+        ``CPU_CHUNK`` segment pictures at a time; and the mirror images and the pooling are made in numpy (a reversed view
+        copied once, ``reduceat`` over each band structure's consecutive segments) instead
+        of ``torch.flip`` and ``scatter_reduce``, which cost a quarter of the time.
+        """
+        if self._cpu_encoder is None:
+            self._cpu_encoder = frozen_cpu_encoder(self.net.encoder)
+        counts = np.array([p.shape[0] for p in pictures])
+        if not len(pictures):
+            return np.empty((0, FINGERPRINT_LENGTH), dtype=np.float32)
+        x = np.concatenate(pictures)[:, None]
+        codes = np.empty((x.shape[0], LATENT), dtype=np.float32)
+        for lo in range(0, x.shape[0], CPU_CHUNK):
+            part = x[lo : lo + CPU_CHUNK]
+            both = self._cpu_encoder(torch.from_numpy(np.concatenate([part, part[..., ::-1]]))).numpy()
+            codes[lo : lo + part.shape[0]] = (both[: part.shape[0]] + both[part.shape[0] :]) / 2
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        mean = np.add.reduceat(codes, starts, axis=0) / np.maximum(counts, 1)[:, None].astype(np.float32)
+        return np.concatenate([mean, np.maximum.reduceat(codes, starts, axis=0)], axis=1)
 
     @torch.inference_mode()
     def flat_band_probability(self, fingerprints: np.ndarray) -> np.ndarray:

@@ -126,12 +126,17 @@ def _draw(band_structures: Sequence[tuple[Sequence[Segment], float]]) -> list[np
     rows = (lines + ENERGY_WINDOW) / step
     centre = np.rint(rows)
     value = np.exp(-0.5 * ((centre[:, :, None] + np.arange(-LINE_REACH, LINE_REACH + 1) - rows[:, :, None]) / LINE_SIGMA) ** 2)
+    # Each (line, column) adds its 2·LINE_REACH+1 values to consecutive rows of a column
+    # padded by ``pad`` rows either side, so no value needs a bounds check: a centre far
+    # outside the window is clamped to where all its rows fall into the padding.
     margin = LINE_REACH + 1
-    height = ENERGY_PIXELS + 2 * margin + 2 * LINE_REACH
-    start = (np.clip(centre, -margin, ENERGY_PIXELS - 1 + margin).astype(np.int64) + margin) + (line_segment[:, None] * columns + np.arange(columns)) * height
-    cells = start[:, :, None] + np.arange(2 * LINE_REACH + 1)
+    pad = margin + LINE_REACH
+    height = ENERGY_PIXELS + 2 * pad
+    column = line_segment[:, None] * columns + np.arange(columns)
+    first = np.clip(centre, -margin, ENERGY_PIXELS - 1 + margin).astype(np.int64) + margin + column * height
+    cells = first[:, :, None] + np.arange(2 * LINE_REACH + 1)
     summed = np.bincount(cells.ravel(), weights=value.ravel(), minlength=len(segments) * columns * height)
-    window = summed.reshape(len(segments), SEGMENT_WIDTH, SUPERSAMPLE, height)[:, :, :, margin + LINE_REACH : margin + LINE_REACH + ENERGY_PIXELS]
+    window = summed.reshape(len(segments), SEGMENT_WIDTH, SUPERSAMPLE, height)[:, :, :, pad : pad + ENERGY_PIXELS]
     drawn = (np.minimum(window, 1.0).sum(axis=2) / SUPERSAMPLE).astype(np.float32).transpose(0, 2, 1)
     return np.split(np.ascontiguousarray(drawn), np.cumsum(counts)[:-1])
 
