@@ -110,8 +110,8 @@ def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([total / n, peak], dim=1)
 
 
-CPU_CHUNK = 1024
-"""Segment pictures per call of the frozen CPU encoder: smaller calls pay oneDNN's per-call cost, larger ones gain nothing."""
+CPU_CHUNK = 256
+"""Segment pictures per call of the frozen CPU encoder: with their mirror images, their activations stay in cache."""
 
 
 def frozen_cpu_encoder(encoder: SegmentEncoder) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -159,7 +159,9 @@ class FingerprintModel:
 
         Three things make it several times faster than the CUDA path run on a CPU: the
         encoder is frozen for oneDNN (``frozen_cpu_encoder``); it runs over
-        ``CPU_CHUNK`` segment pictures at a time; and the mirror images and the pooling are made in numpy (a reversed view
+        ``CPU_CHUNK`` segment pictures at a time on one thread (measured on the shared
+        2-core machine: 1.7× less CPU time than two threads on bigger chunks, which spend
+        it waiting on each other, and no slower by the clock); and the mirror images and the pooling are made in numpy (a reversed view
         copied once, ``reduceat`` over each band structure's consecutive segments) instead
         of ``torch.flip`` and ``scatter_reduce``, which cost a quarter of the time.
         """
@@ -170,10 +172,15 @@ class FingerprintModel:
             return np.empty((0, FINGERPRINT_LENGTH), dtype=np.float32)
         x = np.concatenate(pictures)[:, None]
         codes = np.empty((x.shape[0], LATENT), dtype=np.float32)
-        for lo in range(0, x.shape[0], CPU_CHUNK):
-            part = x[lo : lo + CPU_CHUNK]
-            both = self._cpu_encoder(torch.from_numpy(np.concatenate([part, part[..., ::-1]]))).numpy()
-            codes[lo : lo + part.shape[0]] = (both[: part.shape[0]] + both[part.shape[0] :]) / 2
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for lo in range(0, x.shape[0], CPU_CHUNK):
+                part = x[lo : lo + CPU_CHUNK]
+                both = self._cpu_encoder(torch.from_numpy(np.concatenate([part, part[..., ::-1]]))).numpy()
+                codes[lo : lo + part.shape[0]] = (both[: part.shape[0]] + both[part.shape[0] :]) / 2
+        finally:
+            torch.set_num_threads(threads)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         mean = np.add.reduceat(codes, starts, axis=0) / np.maximum(counts, 1)[:, None].astype(np.float32)
         return np.concatenate([mean, np.maximum.reduceat(codes, starts, axis=0)], axis=1)
