@@ -81,11 +81,13 @@ def test_batched_pictures_equal_the_plain_drawing_of_the_bundled_real_bands(bund
 
 def test_batched_pictures_do_not_depend_on_the_batch(bundled: list[Band]) -> None:
     generated = [(m.record.segments, m.record.fermi_level) for m in generate(3, seed=5)]
-    mixed = bundled + generated
+    outside = ([Segment("G", "M", np.array([0.0, 1.0]), np.array([[[-30.0, -29.0], [20.0, 21.0]]]))], 0.0)
+    mixed = bundled + [outside] + generated
     alone = [rasterise(s, f) for s, f in mixed]
     for chunk in (1, 2, 7, 64):
         for a, b in zip(alone, rasterise_many(mixed, chunk=chunk), strict=True):
             assert np.array_equal(a, b)
+    assert alone[len(bundled)].max() == 0.0
     assert rasterise_many([]) == []
 
 

@@ -125,7 +125,7 @@ def _draw(band_structures: Sequence[tuple[Sequence[Segment], float]]) -> list[np
     columns = SEGMENT_WIDTH * SUPERSAMPLE
     rows = (lines + ENERGY_WINDOW) / step
     centre = np.rint(rows)
-    value = np.exp(-0.5 * ((centre[:, :, None] + np.arange(-LINE_REACH, LINE_REACH + 1) - rows[:, :, None]) / LINE_SIGMA) ** 2)
+    value = _line_profile(centre - rows)
     # Each (line, column) adds its 2·LINE_REACH+1 values to consecutive rows of a column
     # padded by ``pad`` rows either side, so no value needs a bounds check: a centre far
     # outside the window is clamped to where all its rows fall into the padding.
@@ -135,10 +135,29 @@ def _draw(band_structures: Sequence[tuple[Sequence[Segment], float]]) -> list[np
     column = line_segment[:, None] * columns + np.arange(columns)
     first = np.clip(centre, -margin, ENERGY_PIXELS - 1 + margin).astype(np.int64) + margin + column * height
     cells = first[:, :, None] + np.arange(2 * LINE_REACH + 1)
-    summed = np.bincount(cells.ravel(), weights=value.ravel(), minlength=len(segments) * columns * height)
-    window = summed.reshape(len(segments), SEGMENT_WIDTH, SUPERSAMPLE, height)[:, :, :, pad : pad + ENERGY_PIXELS]
-    drawn = (np.minimum(window, 1.0).sum(axis=2) / SUPERSAMPLE).astype(np.float32).transpose(0, 2, 1)
+    summed = np.bincount(cells.ravel(), weights=value.ravel(), minlength=len(segments) * columns * height).astype(np.float64, copy=False)
+    capped = np.minimum(summed, 1.0, out=summed).reshape(len(segments), SEGMENT_WIDTH, SUPERSAMPLE, height)
+    drawn = (capped.sum(axis=2)[:, :, pad : pad + ENERGY_PIXELS] / SUPERSAMPLE).astype(np.float32).transpose(0, 2, 1)
     return np.split(np.ascontiguousarray(drawn), np.cumsum(counts)[:-1])
+
+
+def _line_profile(offset: np.ndarray) -> np.ndarray:
+    """exp(-½((k + offset)/``LINE_SIGMA``)²) for k = -``LINE_REACH`` … ``LINE_REACH`` on a new last axis (offset in rows).
+
+    Two exponentials instead of 2·LINE_REACH+1: each neighbour's value is the previous one's
+    times exp(∓offset/σ²)·exp(-(k-½)/σ²), the same numbers to a few units in the last place.
+    """
+    inverse = 1.0 / LINE_SIGMA**2
+    centre = np.exp(-0.5 * offset * offset * inverse)
+    rising, falling = np.exp(-offset * inverse), np.exp(offset * inverse)
+    profile = np.empty(offset.shape + (2 * LINE_REACH + 1,))
+    profile[..., LINE_REACH] = centre
+    up, down = centre.copy(), centre.copy()
+    for k in range(1, LINE_REACH + 1):
+        up *= rising * np.exp(-(k - 0.5) * inverse)
+        down *= falling * np.exp(-(k - 0.5) * inverse)
+        profile[..., LINE_REACH + k], profile[..., LINE_REACH - k] = up, down
+    return profile
 
 
 def _references(lows: np.ndarray, highs: np.ndarray, owner: np.ndarray, fermi: np.ndarray) -> np.ndarray:
