@@ -140,7 +140,7 @@ class FingerprintModel:
     _cpu_encoder: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, init=False, repr=False)
 
     @torch.inference_mode()
-    def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures (``batch_size`` of them at a time on CUDA)."""
         if self.device.type == "cpu":
             return self._encode_cpu(pictures)
@@ -158,12 +158,13 @@ class FingerprintModel:
         """``encode`` on CPU: the same numbers, through the frozen oneDNN encoder (built on first use).
 
         Three things make it several times faster than the CUDA path run on a CPU: the
-        encoder is frozen for oneDNN (``frozen_cpu_encoder``); it runs over
-        ``CPU_CHUNK`` segment pictures at a time on one thread (measured on the shared
-        2-core machine: 1.7× less CPU time than two threads on bigger chunks, which spend
-        it waiting on each other, and no slower by the clock); and the mirror images and the pooling are made in numpy (a reversed view
-        copied once, ``reduceat`` over each band structure's consecutive segments) instead
-        of ``torch.flip`` and ``scatter_reduce``, which cost a quarter of the time.
+        encoder is frozen for oneDNN (``frozen_cpu_encoder``); it runs over ``CPU_CHUNK``
+        segment pictures at a time on one thread (measured on the shared 2-core machine:
+        1.7× less CPU time than two threads on bigger chunks, which spend it waiting on each
+        other, and no slower by the clock); and the mirror images and the pooling are made
+        in numpy (a reversed view copied once, ``reduceat`` over each band structure's
+        consecutive segments) instead of ``torch.flip`` and ``scatter_reduce``, which cost a
+        quarter of the time.
         """
         if self._cpu_encoder is None:
             self._cpu_encoder = frozen_cpu_encoder(self.net.encoder)
