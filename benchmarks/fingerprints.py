@@ -33,7 +33,7 @@ import torch
 
 from atlas2d.embeddings.bands.evaluation import compare
 from atlas2d.embeddings.bands.model import WEIGHTS, load_model
-from atlas2d.embeddings.bands.picture import rasterise
+from atlas2d.embeddings.bands.picture import rasterise, rasterise_many
 from atlas2d.embeddings.bands.real_set import RealSet, from_index, load_compact
 from atlas2d.ingest.sources.tight_binding import generate
 from atlas2d.schema.database import start_embedded
@@ -56,7 +56,7 @@ def throughput(device: str, per_family: int, repeats: int = 3) -> dict[str, floa
     rasterise_s, encode_s, rasterise_cpu, encode_cpu = [], [], [], []
     for _ in range(repeats):
         started, cpu = time.perf_counter(), time.process_time()
-        pictures = [rasterise(m.record.segments, m.record.fermi_level) for m in models]
+        pictures = rasterise_many([(m.record.segments, m.record.fermi_level) for m in models])
         rasterised, rasterised_cpu = time.perf_counter(), time.process_time()
         model.encode(pictures)
         if model.device.type == "cuda":

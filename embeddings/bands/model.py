@@ -15,8 +15,9 @@ managed about a hundred.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,26 @@ def pool(codes: torch.Tensor, owner: torch.Tensor, count: int) -> torch.Tensor:
     return torch.cat([total / n, peak], dim=1)
 
 
+CPU_CHUNK = 256
+"""Segment pictures per call of the frozen CPU encoder: with their mirror images, their activations stay in cache."""
+
+
+def frozen_cpu_encoder(encoder: SegmentEncoder) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The encoder traced, frozen and rewritten for oneDNN (convolution and ReLU fused, weights pre-packed).
+
+    On the 2-core CPU this runs the same float32 arithmetic about twice as fast as the eager
+    module: eager PyTorch converts every activation between its own layout and oneDNN's at
+    each layer, the frozen graph keeps them in oneDNN's layout from the first convolution to
+    the last. ``torch.jit.trace`` is deprecated in favour of ``torch.compile``, which would
+    need a C compiler and tens of seconds of compiling on this machine; the trace takes
+    milliseconds, so its deprecation warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = torch.jit.trace(encoder.eval(), torch.zeros(2, 1, 64, 32))
+        return torch.jit.optimize_for_inference(traced)
+
+
 @dataclass
 class FingerprintModel:
     """A trained autoencoder on a device, with the identifier stored beside its fingerprints."""
@@ -116,10 +137,13 @@ class FingerprintModel:
     net: BandAutoencoder
     device: torch.device
     identifier: str
+    _cpu_encoder: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, init=False, repr=False)
 
     @torch.inference_mode()
     def encode(self, pictures: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
-        """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures."""
+        """Fingerprints (n, ``FINGERPRINT_LENGTH``) of rasterised band structures (``batch_size`` of them at a time on CUDA)."""
+        if self.device.type == "cpu":
+            return self._encode_cpu(pictures)
         out = np.empty((len(pictures), FINGERPRINT_LENGTH), dtype=np.float32)
         for lo in range(0, len(pictures), batch_size):
             batch = pictures[lo : lo + batch_size]
@@ -129,6 +153,38 @@ class FingerprintModel:
                 codes = self.net.encode_segments(x)
             out[lo : lo + len(batch)] = pool(codes.float(), owner.to(self.device), len(batch)).cpu().numpy()
         return out
+
+    def _encode_cpu(self, pictures: Sequence[np.ndarray]) -> np.ndarray:
+        """``encode`` on CPU: the same numbers, through the frozen oneDNN encoder (built on first use).
+
+        Three things make it several times faster than the CUDA path run on a CPU: the
+        encoder is frozen for oneDNN (``frozen_cpu_encoder``); it runs over ``CPU_CHUNK``
+        segment pictures at a time on one thread (measured on the shared 2-core machine:
+        1.7× less CPU time than two threads on bigger chunks, which spend it waiting on each
+        other, and no slower by the clock); and the mirror images and the pooling are made
+        in numpy (a reversed view copied once, ``reduceat`` over each band structure's
+        consecutive segments) instead of ``torch.flip`` and ``scatter_reduce``, which cost a
+        quarter of the time.
+        """
+        if self._cpu_encoder is None:
+            self._cpu_encoder = frozen_cpu_encoder(self.net.encoder)
+        counts = np.array([p.shape[0] for p in pictures])
+        if not len(pictures):
+            return np.empty((0, FINGERPRINT_LENGTH), dtype=np.float32)
+        x = np.concatenate(pictures)[:, None]
+        codes = np.empty((x.shape[0], LATENT), dtype=np.float32)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for lo in range(0, x.shape[0], CPU_CHUNK):
+                part = x[lo : lo + CPU_CHUNK]
+                both = self._cpu_encoder(torch.from_numpy(np.concatenate([part, part[..., ::-1]]))).numpy()
+                codes[lo : lo + part.shape[0]] = (both[: part.shape[0]] + both[part.shape[0] :]) / 2
+        finally:
+            torch.set_num_threads(threads)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        mean = np.add.reduceat(codes, starts, axis=0) / np.maximum(counts, 1)[:, None].astype(np.float32)
+        return np.concatenate([mean, np.maximum.reduceat(codes, starts, axis=0)], axis=1)
 
     @torch.inference_mode()
     def flat_band_probability(self, fingerprints: np.ndarray) -> np.ndarray:

@@ -44,6 +44,10 @@ GAP_THRESHOLD = 0.05
 """eV. A smaller separation between the last filled and first empty state is a metal."""
 
 
+RASTER_CHUNK = 64
+"""Band structures drawn together by ``rasterise_many`` (64 keeps the work arrays near 10 MB)."""
+
+
 def band_edges(segments: Sequence[Segment], fermi_level: float) -> tuple[float, float] | None:
     """(VBM, CBM) when no band crosses E_F and states lie on both sides, else None (a metal)."""
     flats = [s.energies.reshape(-1, s.distances.size) for s in segments]
@@ -76,30 +80,116 @@ def rasterise(segments: Sequence[Segment], fermi_level: float) -> np.ndarray:
 
     Row 0 is the bottom of the window. Spin channels are drawn into the same picture. Each
     band is a Gaussian line of half-width ``LINE_SIGMA`` rows, cut at ``LINE_REACH`` rows
-    (beyond it a line adds under 4e-6), and every band is drawn at once: the rows a line
-    touches are added up with one ``bincount`` per segment instead of evaluating every band
-    on every row.
+    (beyond it a line adds under 4e-6). One band structure through ``rasterise_many``; draw
+    many at once with that, which is several times faster per band structure.
     """
-    reference = reference_energy(segments, fermi_level)
+    return rasterise_many([(segments, fermi_level)])[0]
+
+
+def rasterise_many(band_structures: Sequence[tuple[Sequence[Segment], float]], chunk: int = RASTER_CHUNK) -> list[np.ndarray]:
+    """The pictures of many (segments, Fermi level) band structures, as ``rasterise`` draws each.
+
+    A band structure has a few segments of a few bands each, so drawing them one by one
+    spends its time in numpy's per-call overhead, not in arithmetic. Here every line of
+    ``chunk`` band structures (band × spin × segment) is handled in the same numpy calls:
+    reference energies by ``reduceat`` over all lines, the resampling onto the columns by
+    one ``searchsorted`` over all segments laid end to end, and the drawing by one
+    ``bincount`` into all pictures.
+    """
+    pictures: list[np.ndarray] = []
+    for lo in range(0, len(band_structures), chunk):
+        pictures.extend(_draw(band_structures[lo : lo + chunk]))
+    return pictures
+
+
+def _draw(band_structures: Sequence[tuple[Sequence[Segment], float]]) -> list[np.ndarray]:
+    """``rasterise_many`` for one chunk."""
+    segments = [s for segs, _ in band_structures for s in segs]
+    counts = np.array([len(segs) for segs, _ in band_structures])
+    fermi = np.array([float(f) for _, f in band_structures])
+    points = np.array([s.distances.size for s in segments])
+    flats = [s.energies.reshape(-1, s.distances.size) for s in segments]
+    values = np.concatenate([f.ravel() for f in flats])
+    line_segment = np.repeat(np.arange(len(segments)), [f.shape[0] for f in flats])
+    line_owner = np.repeat(np.arange(len(band_structures)), counts)[line_segment]
+    line_start = np.concatenate([[0], np.cumsum(points[line_segment])[:-1]])
+    lows, highs = np.minimum.reduceat(values, line_start), np.maximum.reduceat(values, line_start)
+    reference = _references(lows, highs, line_owner, fermi)[line_owner]
     step = 2 * ENERGY_WINDOW / (ENERGY_PIXELS - 1)
+    shown = (highs - reference > -ENERGY_WINDOW - LINE_REACH * step) & (lows - reference < ENERGY_WINDOW + LINE_REACH * step)
+    left, right, weight = _resampling(segments, points)
+    line_segment, line_start, reference = line_segment[shown], line_start[shown], reference[shown]
+    before = values[line_start[:, None] + left[line_segment]] - reference[:, None]
+    after = values[line_start[:, None] + right[line_segment]] - reference[:, None]
+    lines = before * (1 - weight[line_segment]) + after * weight[line_segment]
     columns = SEGMENT_WIDTH * SUPERSAMPLE
-    lines, owners = [], []
-    for n, segment in enumerate(segments):
-        d = segment.distances
-        flat = segment.energies.reshape(-1, d.size) - reference
-        flat = flat[(flat.max(axis=1) > -ENERGY_WINDOW - LINE_REACH * step) & (flat.min(axis=1) < ENERGY_WINDOW + LINE_REACH * step)]
-        u = np.linspace(d[0], d[-1], columns)
-        right = np.clip(np.searchsorted(d, u, side="right"), 1, d.size - 1)
-        weight = np.clip((u - d[right - 1]) / np.maximum(d[right] - d[right - 1], 1e-300), 0.0, 1.0)
-        lines.append(flat[:, right - 1] * (1 - weight) + flat[:, right] * weight)
-        owners.append(np.full(flat.shape[0], n))
-    rows = (np.concatenate(lines) + ENERGY_WINDOW) / step
-    touched = np.rint(rows)[:, :, None] + np.arange(-LINE_REACH, LINE_REACH + 1)
-    value = np.exp(-0.5 * ((touched - rows[:, :, None]) / LINE_SIGMA) ** 2)
-    keep = (touched >= 0) & (touched < ENERGY_PIXELS)
-    cells = (np.concatenate(owners)[:, None, None] * ENERGY_PIXELS + touched.astype(np.int64)) * columns + np.arange(columns)[None, :, None]
-    size = len(segments) * ENERGY_PIXELS * columns
-    picture = np.minimum(np.bincount(cells[keep], weights=value[keep], minlength=size), 1.0)
-    return (picture.reshape(-1, SUPERSAMPLE) @ np.full(SUPERSAMPLE, 1 / SUPERSAMPLE)).astype(np.float32).reshape(
-        len(segments), ENERGY_PIXELS, SEGMENT_WIDTH
-    )
+    rows = (lines + ENERGY_WINDOW) / step
+    centre = np.rint(rows)
+    value = _line_profile(centre - rows)
+    # Each (line, column) adds its 2·LINE_REACH+1 values to consecutive rows of a column
+    # padded by ``pad`` rows either side, so no value needs a bounds check: a centre far
+    # outside the window is clamped to where all its rows fall into the padding.
+    margin = LINE_REACH + 1
+    pad = margin + LINE_REACH
+    height = ENERGY_PIXELS + 2 * pad
+    column = line_segment[:, None] * columns + np.arange(columns)
+    first = np.clip(centre, -margin, ENERGY_PIXELS - 1 + margin).astype(np.int64) + margin + column * height
+    cells = first[:, :, None] + np.arange(2 * LINE_REACH + 1)
+    summed = np.bincount(cells.ravel(), weights=value.ravel(), minlength=len(segments) * columns * height).astype(np.float64, copy=False)
+    capped = np.minimum(summed, 1.0, out=summed).reshape(len(segments), SEGMENT_WIDTH, SUPERSAMPLE, height)
+    drawn = (capped.sum(axis=2)[:, :, pad : pad + ENERGY_PIXELS] / SUPERSAMPLE).astype(np.float32).transpose(0, 2, 1)
+    return np.split(np.ascontiguousarray(drawn), np.cumsum(counts)[:-1])
+
+
+def _line_profile(offset: np.ndarray) -> np.ndarray:
+    """exp(-½((k + offset)/``LINE_SIGMA``)²) for k = -``LINE_REACH`` … ``LINE_REACH`` on a new last axis (offset in rows).
+
+    Two exponentials instead of 2·LINE_REACH+1: each neighbour's value is the previous one's
+    times exp(∓offset/σ²)·exp(-(k-½)/σ²), the same numbers to a few units in the last place.
+    """
+    inverse = 1.0 / LINE_SIGMA**2
+    centre = np.exp(-0.5 * offset * offset * inverse)
+    rising, falling = np.exp(-offset * inverse), np.exp(offset * inverse)
+    profile = np.empty(offset.shape + (2 * LINE_REACH + 1,))
+    profile[..., LINE_REACH] = centre
+    up, down = centre.copy(), centre.copy()
+    for k in range(1, LINE_REACH + 1):
+        up *= rising * np.exp(-(k - 0.5) * inverse)
+        down *= falling * np.exp(-(k - 0.5) * inverse)
+        profile[..., LINE_REACH + k], profile[..., LINE_REACH - k] = up, down
+    return profile
+
+
+def _references(lows: np.ndarray, highs: np.ndarray, owner: np.ndarray, fermi: np.ndarray) -> np.ndarray:
+    """``reference_energy`` of every band structure from its lines' lowest and highest energies."""
+    count = fermi.size
+    level = fermi[owner]
+    crossing = np.bincount(owner, weights=(lows <= level) & (level < highs), minlength=count) > 0
+    vbm, cbm = np.full(count, -np.inf), np.full(count, np.inf)
+    below, above = highs <= level, lows > level
+    np.maximum.at(vbm, owner[below], highs[below])
+    np.minimum.at(cbm, owner[above], lows[above])
+    gapped = ~crossing & np.isfinite(vbm) & np.isfinite(cbm) & (cbm - vbm > GAP_THRESHOLD)
+    return np.where(gapped, (vbm + cbm) / 2, fermi)
+
+
+def _resampling(segments: Sequence[Segment], points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every segment and column: the k-points either side of it (indices within the segment) and the right one's weight.
+
+    The segments' k-distances are laid end to end (each shifted to start one unit after the
+    previous one ends) so that a single ``searchsorted`` finds the columns of all of them.
+    """
+    columns = SEGMENT_WIDTH * SUPERSAMPLE
+    distances = np.concatenate([s.distances for s in segments]).astype(np.float64)
+    first = np.concatenate([[0], np.cumsum(points)[:-1]])
+    start, end = distances[first], distances[first + points - 1]
+    shift = np.concatenate([[0.0], np.cumsum(end - start + 1.0)[:-1]]) - start
+    u = np.linspace(start, end, columns, axis=1)
+    k_segment = np.repeat(np.arange(len(segments)), points)
+    right = np.searchsorted(distances + shift[k_segment], (u + shift[:, None]).ravel(), side="right").reshape(u.shape) - first[:, None]
+    right = np.clip(right, 1, np.maximum(points - 1, 1)[:, None])
+    left = np.minimum(right - 1, (points - 1)[:, None])
+    right = np.minimum(right, (points - 1)[:, None])
+    lower, upper = distances[first[:, None] + left], distances[first[:, None] + right]
+    weight = np.clip((u - lower) / np.maximum(upper - lower, 1e-300), 0.0, 1.0)
+    return left, right, weight

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.bands.model import FingerprintModel
-from atlas2d.embeddings.bands.picture import rasterise
+from atlas2d.embeddings.bands.picture import rasterise_many
 from atlas2d.embeddings.refresh import Progress, Staleness
 from atlas2d.ingest.band_records import segments_from_json
 from atlas2d.schema.models import BandStructure
@@ -52,7 +52,7 @@ def refresh(
         ).all()
         if not rows:
             return written
-        pictures = [rasterise(segments_from_json(r.kpath, r.energies), _fermi(r.fermi_level)) for r in rows]
+        pictures = rasterise_many([(segments_from_json(r.kpath, r.energies), _fermi(r.fermi_level)) for r in rows])
         vectors = model.encode(pictures, batch_size=batch_size)
         session.execute(
             update(BandStructure),
