@@ -42,6 +42,12 @@ class BandIngestSummary:
     formats: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
 
+    def quarantine(self, session: Session, file: str, rejected: Rejected) -> None:
+        """Quarantine one file or row that could not be attached, and count it by its reason."""
+        self.quarantined += quarantine(session, QUARANTINE_SOURCE, file, [rejected])
+        reason = rejected.reason.split(":")[0]
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
 
 def reader_for(path: Path) -> tuple[str, Reader]:
     """The format and reader of one band-structure file, recognised from its name and content."""
@@ -80,9 +86,7 @@ def ingest_index(engine: Engine, index: Path, on_row: Callable[[], None] | None 
         with Session(engine) as session, session.begin():
             result = _attach_isolated(session, index.parent, row, locator, summary)
             if isinstance(result, Rejected):
-                summary.quarantined += quarantine(session, QUARANTINE_SOURCE, index.name, [result])
-                reason = result.reason.split(":")[0]
-                summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
+                summary.quarantine(session, index.name, result)
         if on_row is not None:
             on_row()
     return summary

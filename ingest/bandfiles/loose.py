@@ -26,10 +26,9 @@ from atlas2d.ingest.band_records import BandDataError, BandRecord, Segment
 from atlas2d.ingest.band_store import write_bands
 from atlas2d.ingest.bandfiles import qe, questaal, vasp
 from atlas2d.ingest.bandfiles.c2db import band_structures
-from atlas2d.ingest.bandfiles.index import QUARANTINE_SOURCE, BandIngestSummary, reader_for
+from atlas2d.ingest.bandfiles.index import BandIngestSummary, reader_for
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected
 from atlas2d.ingest.sources import c2db_download
-from atlas2d.ingest.store import quarantine
 from atlas2d.ingest.vocabulary import check_method
 
 STRUCTURE_OF: dict[str, Callable[[Path], Any]] = {
@@ -89,9 +88,7 @@ def attach_files(
         name = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else path.name
         with Session(engine) as session, session.begin():
             for rejected in _attach(session, path, name, match, summary):
-                summary.quarantined += quarantine(session, QUARANTINE_SOURCE, path.name, [rejected])
-                reason = rejected.reason.split(":")[0]
-                summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
+                summary.quarantine(session, path.name, rejected)
         if on_file is not None:
             on_file()
     return summary

@@ -21,7 +21,7 @@ from pathlib import Path
 from atlas2d.ingest.formulas import parse_formula, reduced_formula
 from atlas2d.ingest.harmonize import band_gap_type, number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, Value
-from atlas2d.ingest.sources.common import attempt, check_storable, csv_rows, read_text
+from atlas2d.ingest.sources.common import check_storable, read_csv_records
 
 FORMAT = "C2DB web-table CSV"
 
@@ -88,29 +88,7 @@ def looks_like(head: str) -> bool:
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every data row; a header without the uid and formula columns is one ``Rejected``."""
-    text = read_text(path)
-    lines = text.splitlines()
-    rows = csv_rows(text)
-    first = next(rows, None)
-    if first is None or isinstance(first[1], Exception):
-        reason = "empty file" if first is None else f"unreadable header: {first[1]}"
-        yield Rejected(locator=path.name, reason=reason, payload=lines[0][:20000] if lines else "")
-        return
-    header = [column_title(h) for h in first[1]]
-    missing = [c for c in (UID, FORMULA) if c not in header]
-    if missing:
-        yield Rejected(locator=f"{path.name}:1", reason=f"header lacks columns {missing}", payload=lines[0][:20000] if lines else "")
-        return
-    for line, fields in rows:
-        locator = f"{path.name}:{line}"
-        if isinstance(fields, Exception):
-            text_of_row = lines[line - 1][:20000] if line <= len(lines) else ""
-            yield Rejected(locator=locator, reason=f"unreadable CSV row: {fields}", payload=text_of_row)
-            continue
-        if not any(f.strip() for f in fields):
-            continue
-        payload = ",".join(fields)[:20000]
-        yield attempt(locator, lambda payload=payload: payload, lambda fields=fields, locator=locator: _record(header, fields, locator))
+    return read_csv_records(path, (UID, FORMULA), _record, titles=column_title)
 
 
 def _record(header: list[str], fields: list[str], locator: str) -> Record:

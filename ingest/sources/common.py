@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,6 +119,43 @@ def csv_rows(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
             yield reader.line_num, exc
             continue
         yield reader.line_num, fields
+
+
+def read_csv_records(
+    path: Path,
+    required: Sequence[str],
+    build: Callable[[list[str], list[str], str], Record],
+    titles: Callable[[str], str] = str,
+) -> Iterator[Record | Rejected]:
+    """``build(header, fields, locator)`` for every non-blank row of a CSV file, each inside ``attempt``.
+
+    The header's cells pass through ``titles`` (as written by default) and must name every ``required`` column, or the
+    file is one ``Rejected``; a row the CSV parser refuses is quarantined and reading goes on.
+    A payload is the row's line as written. Locators are ``<file>:<line>``.
+    """
+    text = read_text(path)
+    lines = text.splitlines()
+    rows = csv_rows(text)
+    first = next(rows, None)
+    if first is None or isinstance(first[1], Exception):
+        reason = "empty file" if first is None else f"unreadable header: {first[1]}"
+        yield Rejected(locator=path.name, reason=reason, payload=lines[0][:20000] if lines else "")
+        return
+    header = [titles(cell) for cell in first[1]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        yield Rejected(locator=f"{path.name}:1", reason=f"header lacks columns {missing}", payload=lines[0][:20000] if lines else "")
+        return
+    for line, fields in rows:
+        locator = f"{path.name}:{line}"
+        payload = lines[line - 1][:20000] if line - 1 < len(lines) else ""
+        if isinstance(fields, Exception):
+            yield Rejected(locator=locator, reason=f"unreadable CSV row: {fields}", payload=payload)
+            continue
+        if not any(f.strip() for f in fields):
+            continue
+        payload = payload or ",".join(fields)[:20000]
+        yield attempt(locator, lambda payload=payload: payload, lambda fields=fields, locator=locator: build(header, fields, locator))
 
 
 def read_json_array(path: Path, build: Callable[[Any, str], Record]) -> Iterator[Record | Rejected]:

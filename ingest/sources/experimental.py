@@ -21,7 +21,7 @@ from atlas2d.ingest.formulas import parse_formula, reduced_formula
 from atlas2d.ingest.harmonize import number, value
 from atlas2d.ingest.records import HarmonizationError, Record, Rejected, SourceInfo
 from atlas2d.ingest.sources.base import Adapter
-from atlas2d.ingest.sources.common import attempt, check_storable, csv_rows, read_text
+from atlas2d.ingest.sources.common import check_storable, read_csv_records
 from atlas2d.ingest.vocabulary import experimental_method
 
 COLUMNS = ("formula", "prototype", "layers", "property", "value", "unit", "method", "temperature_K", "doi", "note")
@@ -32,29 +32,7 @@ SPACE_GROUP = "space_group"
 
 def read(path: Path) -> Iterator[Record | Rejected]:
     """Every data row of one CSV file; the header must name the columns above."""
-    text = read_text(path)
-    lines = text.splitlines()
-    rows = csv_rows(text)
-    first = next(rows, None)
-    if first is None or isinstance(first[1], Exception):
-        reason = "empty file" if first is None else f"unreadable header: {first[1]}"
-        yield Rejected(locator=path.name, reason=reason, payload=lines[0][:20000] if lines else "")
-        return
-    header = first[1]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        yield Rejected(locator=f"{path.name}:1", reason=f"header lacks columns {missing}", payload=lines[0][:20000] if lines else "")
-        return
-    for line, fields in rows:
-        locator = f"{path.name}:{line}"
-        payload = lines[line - 1][:20000] if line - 1 < len(lines) else ""
-        if isinstance(fields, Exception):
-            yield Rejected(locator=locator, reason=f"unreadable CSV row: {fields}", payload=payload)
-            continue
-        if not any(f.strip() for f in fields):
-            continue
-        payload = payload or ",".join(fields)[:20000]
-        yield attempt(locator, lambda payload=payload: payload, lambda fields=fields, locator=locator: _record(header, fields, locator))
+    return read_csv_records(path, COLUMNS, _record)
 
 
 def _record(header: list[str], fields: list[str], locator: str) -> Record:
