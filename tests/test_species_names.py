@@ -7,18 +7,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
+from pyld import jsonld
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from atlas2d.api.exports.training_set import export_training_set
 from atlas2d.embeddings.structure.dedup import run_dedup
 from atlas2d.ingest.pipeline import ingest_files
+from atlas2d.ontology.vocabulary import OPTIMADE
 from atlas2d.schema.database import make_engine
 from atlas2d.schema.migrate import MIGRATIONS, head_revision, upgrade
 from atlas2d.schema.models import Entry, Quarantine, Structure
+from atlas2d.testdata.servers import atlas2d_server
 
 # hexagonal Ac bilayer-like cell: two sites 2.6 Å apart, 20 Å of vacuum
 LATTICE = [[3.7, 0.0, 0.0], [-1.85, 3.2043, 0.0], [0.0, 0.0, 20.0]]
@@ -152,3 +157,27 @@ def test_migration_0007_backfills_stored_provider_structures(store_url: str, tmp
     engine.dispose()
     assert "ix_structure_served_species_at_sites_gin" in indexes
     assert "ix_structure_species_at_sites_gin" not in indexes
+
+
+def test_export_and_explorer_show_the_source_names(store_url: str, tmp_path: Path) -> None:
+    _ingest(store_url, tmp_path, [_resource("named", ["Ac1", "Ac2"], [AC1, AC2]), _resource("plain", ["Ac", "Ac"], None)])
+    engine = make_engine(store_url)
+    with engine.connect() as connection:
+        export_training_set(connection, tmp_path / "export", (1.0, 0.0, 0.0), seed=1)
+        ids = dict(connection.execute(select(Entry.source_key, Entry.id)).all())
+    engine.dispose()
+    documents = [json.loads(line) for line in (tmp_path / "export" / "train.jsonl").read_text().splitlines()]
+    structures = {e["source_key"]: e["structure"] for d in documents for e in d["entries"]}
+    assert structures["prov:named"]["species_at_sites"] == ["Ac1", "Ac2"]
+    assert structures["prov:named"]["species"] == [AC1, AC2]
+    assert structures["prov:plain"]["species_at_sites"] == ["Ac", "Ac"]
+    assert "species" not in structures["prov:plain"]
+    named = next(d for d in documents if any(e["source_key"] == "prov:named" for e in d["entries"]))
+    expanded = json.dumps(jsonld.expand(named))
+    assert str(OPTIMADE.species) in expanded and "Ac_a" in expanded
+    with atlas2d_server(store_url) as base:
+        page = httpx.get(f"{base}/entries/{ids['prov:named']}", timeout=30)
+        plain = httpx.get(f"{base}/entries/{ids['prov:plain']}", timeout=30)
+    assert page.status_code == plain.status_code == 200
+    assert 'id="site-names">Ac1, Ac2' in page.text
+    assert "site-names" not in plain.text
