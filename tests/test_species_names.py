@@ -181,3 +181,13 @@ def test_export_and_explorer_show_the_source_names(store_url: str, tmp_path: Pat
     assert page.status_code == plain.status_code == 200
     assert 'id="site-names">Ac1, Ac2' in page.text
     assert "site-names" not in plain.text
+
+
+def test_a_changed_record_replaces_its_names(store_url: str, tmp_path: Path) -> None:
+    """A re-ingested record whose provider renamed its sites back to elements is served with elements."""
+    _ingest(store_url, tmp_path, [_resource("named", ["Ac1", "Ac2"], [AC1, AC2])])
+    summary = _ingest(store_url, tmp_path, [_resource("named", ["Ac", "Ac"], [AC2 | {"name": "Ac"}])])
+    assert (summary.inserted, summary.updated) == (0, 1)
+    named = _structures(store_url)["prov:named"]
+    assert named.site_names is None
+    assert named.species == [AC2 | {"name": "Ac"}]
