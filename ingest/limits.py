@@ -30,6 +30,11 @@ MAX_SOURCE_KEY = 512
 take rows up to 2,704 bytes; 512 characters of up to 4 UTF-8 bytes each stay below it (real
 ids are under 100 characters, real formulas under 40)."""
 
+MAX_SPECIES_NAME = 512
+"""Characters of a species name a source gives at a site (OPTIMADE ``Ac1``): served
+``species_at_sites`` are in a GIN index, whose entries take up to about 2,700 bytes (real
+names are under 10 characters)."""
+
 MAX_COLUMN = {"name": 64, "method": 64, "unit": 32}
 """Characters of a property value's ``varchar`` columns (``schema/models.py``): a longer
 experimental technique (``expt:<technique>``) is refused here, not by a failed COPY."""
@@ -95,6 +100,8 @@ def check_record(record: Record) -> None:
         check_value(value)
     if record.layer is not None:
         check_layer(record.layer)
+    for name in record.site_names or ():
+        check_text("species name", name, MAX_SPECIES_NAME)
 
 
 def check_text(field: str, text: object, limit: int) -> None:

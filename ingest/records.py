@@ -94,6 +94,11 @@ class Record:
     prototype: str | None = None
     space_group: int | None = None
     """Space group number the source gives; with formula and prototype it links a structureless record."""
+    site_names: tuple[str, ...] | None = None
+    """The source's own species name at each site of ``layer`` (OPTIMADE ``Ac1``, ``Ac2``) where they
+    are not the element symbols: served as ``species_at_sites``, never compared (dedup reads elements)."""
+    species: list[dict[str, Any]] | None = None
+    """The source's OPTIMADE species objects for the names at its sites, validated: served as ``species``."""
 
     @property
     def structure(self) -> Structure | None:

@@ -257,6 +257,13 @@ def _array_literal(values: list[Any] | np.ndarray) -> str:
     return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("[", "{").replace("]", "}")
 
 
+def _text_array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL text array literal of any strings (``_array_literal`` is for symbols and numbers:
+    a source's species name may hold brackets, quotes, backslashes or newlines)."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 def structure_row(entry_id: int, record: Record) -> dict[str, Any]:
     """The ``structure`` row of a record's harmonized layer, with OPTIMADE fields."""
     layer = record.layer
@@ -269,6 +276,8 @@ def structure_row(entry_id: int, record: Record) -> dict[str, Any]:
         "lattice_vectors": layer.lattice,
         "cartesian_site_positions": layer.positions,
         "species_at_sites": list(layer.species),
+        "site_names": None if record.site_names is None else _text_array_literal(record.site_names),
+        "species": None if record.species is None else orjson.dumps(record.species).decode(),
         "nsites": len(layer.species),
         "elements": elements,
         "elements_ratios": [counts[el] / total for el in elements],

@@ -150,13 +150,19 @@ class Structure(Base):
             "ix_structure_amd_hnsw", "amd", postgresql_using="hnsw", postgresql_ops={"amd": "vector_l2_ops"}
         ),
         Index("ix_structure_elements_gin", "elements", postgresql_using="gin"),
-        Index("ix_structure_species_at_sites_gin", "species_at_sites", postgresql_using="gin"),
     )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
     lattice_vectors: Mapped[list[list[float]]] = mapped_column(ARRAY(Float, dimensions=2))
     cartesian_site_positions: Mapped[list[list[float]]] = mapped_column(ARRAY(Float, dimensions=2))
     species_at_sites: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    """The element symbol at each site: what invariants, dedup, the graph and band matching read."""
+    site_names: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    """The source's species name at each site (OPTIMADE ``Ac1``, ``Ac2``), only where they differ from
+    ``species_at_sites``; the served ``species_at_sites`` is ``SERVED_SPECIES_AT_SITES``."""
+    species: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    """The source's OPTIMADE species objects for the names at its sites, validated at ingest; NULL
+    where the served ``species`` are built from ``elements``."""
     nsites: Mapped[int] = mapped_column(Integer)
     elements: Mapped[list[str]] = mapped_column(ARRAY(Text))
     elements_ratios: Mapped[list[float]] = mapped_column(ARRAY(Float))
@@ -174,6 +180,16 @@ class Structure(Base):
     invariants_version: Mapped[str | None] = mapped_column(Text)
 
     entry: Mapped[Entry] = relationship(back_populates="structure")
+
+
+SERVED_SPECIES_AT_SITES = func.coalesce(Structure.site_names, Structure.species_at_sites)
+"""The ``species_at_sites`` atlas2d serves: the source's names where it gave its own, else the elements.
+
+The OPTIMADE filter translator, the JSON-LD export and the GIN index below use this one
+expression; PostgreSQL uses an expression index only for the very expression it was built on.
+"""
+
+Index("ix_structure_served_species_at_sites_gin", SERVED_SPECIES_AT_SITES, postgresql_using="gin")
 
 
 class PropertyValue(Base):

@@ -39,6 +39,9 @@ JSON_STRUCTURE_KEYS = (
     "dimension_types",
 )
 LAYER_KEYS = ("thickness", "vacuum", "area")
+SOURCE_STRUCTURE_KEYS = ("species",)
+"""Written only where the source gave them: its OPTIMADE species objects (``species_at_sites``
+then holds its species names, ``Ac1``/``Ac2``, as the OPTIMADE API serves them)."""
 
 CONTEXT: dict[str, Any] = {
     "@version": 1.1,
@@ -57,7 +60,7 @@ CONTEXT: dict[str, Any] = {
     "revision": {"@id": "a2d:revision", "@type": "xsd:integer"},
     "structure": {"@id": "a2d:hasStructure"},
     **{key: {"@id": f"opt:{key}"} for key in SCALAR_STRUCTURE_KEYS},
-    **{key: {"@id": f"opt:{key}", "@type": "@json"} for key in JSON_STRUCTURE_KEYS},
+    **{key: {"@id": f"opt:{key}", "@type": "@json"} for key in (*JSON_STRUCTURE_KEYS, *SOURCE_STRUCTURE_KEYS)},
     **{key: {"@id": f"a2d:{key}", "@type": "xsd:double"} for key in LAYER_KEYS},
     "properties": {"@id": "a2d:hasProperty", "@container": "@set"},
     "name": {"@id": "rdfs:label"},
@@ -117,6 +120,7 @@ def _entry(entry: dict[str, Any]) -> dict[str, Any]:
             "@type": "a2d:Structure",
             **{key: structure[key] for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS)},
             **{key: float(structure[key]) for key in LAYER_KEYS},
+            **{key: structure[key] for key in SOURCE_STRUCTURE_KEYS if structure.get(key) is not None},
         }
     document["properties"] = [_property(p) for p in entry["properties"]]
     return document

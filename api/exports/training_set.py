@@ -24,12 +24,18 @@ from atlas2d.api.exports.jsonld import (
     JSON_STRUCTURE_KEYS,
     LAYER_KEYS,
     SCALAR_STRUCTURE_KEYS,
+    SOURCE_STRUCTURE_KEYS,
     material_document,
 )
 from atlas2d.api.exports.splits import SPLIT_NAMES, assign_split
-from atlas2d.schema.models import Entry, Material, PropertyValue, Source, Structure
+from atlas2d.schema.models import SERVED_SPECIES_AT_SITES, Entry, Material, PropertyValue, Source, Structure
 
-STRUCTURE_COLUMNS = [getattr(Structure, key) for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS)]
+_SERVED = {"species_at_sites": SERVED_SPECIES_AT_SITES}
+"""Columns exported as the OPTIMADE API serves them (the source's species names), not as stored."""
+STRUCTURE_COLUMNS = [
+    _SERVED.get(key, getattr(Structure, key)).label(key)
+    for key in (*SCALAR_STRUCTURE_KEYS, *JSON_STRUCTURE_KEYS, *LAYER_KEYS, *SOURCE_STRUCTURE_KEYS)
+]
 PROPERTY_COLUMNS = ("id", "name", "value", "value_text", "unit", "method", "source_field", "reference")
 SOURCE_COLUMNS = ("name", "title", "version", "license", "url", "citation")
 

@@ -182,6 +182,8 @@ class PostgresCollection(EntryCollection):
             field = self.resource.fields.get(optimade_name)
             if field is not None and field.kind is not Kind.ABSENT:
                 names.add(field.name)
+        if "species" in names:
+            names.add("source_species")
         return sorted(names)
 
     def _sort_columns(self, sort: Any) -> list[tuple[ColumnElement, int]]:
@@ -194,11 +196,15 @@ class PostgresCollection(EntryCollection):
         return columns
 
     def _document(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A row as the document ``map_back`` expects: species objects and the source reference."""
+        """A row as the document ``map_back`` expects: species objects (the source's own where it gave
+        them) and the source reference."""
         if self.resource.type != "structures":
             return row
         source = row.pop("source_name")
-        if row.get("species") is not None:
+        source_species = row.pop("source_species", None)
+        if source_species is not None:
+            row["species"] = source_species
+        elif row.get("species") is not None:
             row["species"] = [
                 {"name": element, "chemical_symbols": [element], "concentration": [1.0]} for element in row["species"]
             ]

@@ -9,7 +9,10 @@ band gaps keep PBE, HSE06, G0W0 and experiment apart, and ``band_gap`` /
 Entries of the ``optimade`` source (structures saved from another provider) serve the
 provider's own ``immutable_id``, ``last_modified`` (when it is an RFC 3339 timestamp with an
 offset) and references (``_atlas2d_provider_references``), read from the raw record ingest
-kept verbatim (``atlas2d.ingest.sources.optimade_json``).
+kept verbatim (``atlas2d.ingest.sources.optimade_json``), and its species names: ``species_at_sites``
+is ``structure.site_names`` where the provider named its sites otherwise than by element
+(``Ac1``, ``Ac2``; filtered through the GIN index on ``SERVED_SPECIES_AT_SITES``), ``species`` its
+species objects (``source_species``, else built from ``elements``).
 
 ``STRUCTURES`` is one selectable (a subquery PostgreSQL inlines into the outer query), so a
 filter, a sort and a page are a single SQL statement. The property values come from
@@ -49,7 +52,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH
 from sqlalchemy.sql import Subquery
 
 from atlas2d.schema.fetch import fetched
-from atlas2d.schema.models import Entry, PreferredValue, Source, Structure
+from atlas2d.schema.models import SERVED_SPECIES_AT_SITES, Entry, PreferredValue, Source, Structure
 
 PROVIDER_PREFIX = "atlas2d"
 
@@ -226,8 +229,10 @@ def _structures() -> Subquery:
         "lattice_vectors": fetched(Structure.lattice_vectors),
         "cartesian_site_positions": fetched(Structure.cartesian_site_positions),
         "nsites": Structure.nsites,
-        "species_at_sites": Structure.species_at_sites,
+        "species_at_sites": SERVED_SPECIES_AT_SITES,
         "species": Structure.elements,
+        "source_species": Structure.species,
+        "nspecies": func.coalesce(func.jsonb_array_length(Structure.species), Structure.nelements),
         "assemblies": cast(null(), Text),
         "structure_features": cast(literal("{}"), ARRAY(Text)),
         **{field.name: field.sql for field in PROVIDER_FIELDS},
@@ -271,7 +276,7 @@ STANDARD_FIELDS: tuple[Field, ...] = (
     Field("cartesian_site_positions", Kind.MATRIX, length="nsites"),
     Field("nsites", Kind.NUMBER),
     Field("species_at_sites", Kind.LIST, length="nsites"),
-    Field("species", Kind.SPECIES, length="nelements"),
+    Field("species", Kind.SPECIES, length="nspecies"),
     Field("assemblies", Kind.ABSENT),
     Field("structure_features", Kind.LIST),
     Field("space_group_symmetry_operations_xyz", Kind.ABSENT),

@@ -279,9 +279,12 @@ class StructureInfo:
     lattice_vectors: list[list[float]]
     positions: list[list[float]]
     species: list[str]
+    """Element symbol at each site (what the viewer colours and downloads write)."""
     thickness: float
     vacuum: float
     area: float
+    site_names: list[str] | None = None
+    """The source's species name at each site where it is not the element (OPTIMADE ``Ac1``, ``Ac2``)."""
 
     def viewer_json(self) -> dict[str, Any]:
         return {
@@ -437,6 +440,7 @@ def structures_of(conn: Connection, entry_ids: Sequence[int], entries: dict[int,
             Structure.thickness,
             Structure.vacuum,
             Structure.area,
+            Structure.site_names,
         )
         .where(Structure.entry_id.in_(entry_ids))
         .order_by(Structure.entry_id)

@@ -43,8 +43,11 @@ def structure_record(
     locator: str,
     prototype: str | None = None,
     strict_json: bool = False,
+    site_names: tuple[str, ...] | None = None,
+    species: list[dict[str, Any]] | None = None,
 ) -> Record:
-    """A ``Record`` of a layer already validated and in the 2D convention."""
+    """A ``Record`` of a layer already validated and in the 2D convention (``site_names`` and
+    ``species``: the source's own, see ``Record``)."""
     if not isinstance(key, str) or not key.strip():
         raise HarmonizationError(f"missing or empty source id: {key!r}")
     check_storable(raw, strict_json)
@@ -56,6 +59,8 @@ def structure_record(
         values=[v for v in values if v is not None],
         locator=locator,
         prototype=prototype,
+        site_names=site_names,
+        species=species,
     )
 
 

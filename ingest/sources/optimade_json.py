@@ -14,6 +14,11 @@ at least ``atlas2d.ingest.limits.MIN_LAYER_VACUUM`` of vacuum (lattice length mi
 layer's thickness, measured by ``atlas2d.ingest.geometry``) is taken as the vacuum axis. A cell
 with no such vector is a bulk crystal and is quarantined.
 
+The provider's ``species_at_sites`` names and ``species`` objects are served back as they are
+(``site_species``); the stored structure reads them as elements (``Ac1`` and ``Ac2`` are Ac to
+invariants and dedup). A species mixing elements or with a vacancy (concentration below 1) is
+quarantined: a harmonized site holds one element.
+
 The raw record is the resource as the provider wrote it (its ``last_modified``,
 ``immutable_id``, ``species`` names such as ``Ac1``/``Ac2`` and ``relationships`` included),
 plus what the document says around it: ``_optimade_provider`` (the ``meta.provider``
@@ -26,7 +31,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +129,72 @@ def _record(resource: Any, prefix: str, context: dict[str, Any], locator: str) -
     cited = _cited_references(resource, context.get("references", {}))
     if cited:
         raw["_optimade_references"] = cited
-    return structure_record(f"{prefix}:{identifier}", layer_of(resource["attributes"]), raw, [], locator)
+    layer = layer_of(resource["attributes"])
+    names = site_species(resource["attributes"], layer.species)
+    return structure_record(
+        f"{prefix}:{identifier}", layer, raw, [], locator, site_names=names.site_names, species=names.species
+    )
+
+
+@dataclass(frozen=True)
+class SiteSpecies:
+    """What a provider calls the species of a structure, as atlas2d serves it back."""
+
+    site_names: tuple[str, ...] | None
+    """The provider's ``species_at_sites``; None where they are the element symbols."""
+    species: list[dict[str, Any]] | None
+    """The provider's species objects named at sites, in its order, validated; None where it gave none."""
+
+
+def site_species(attributes: dict[str, Any], elements: Sequence[str]) -> SiteSpecies:
+    """The provider's species names and objects of a structure whose sites are ``elements`` (``layer_of`` accepted it).
+
+    Served as the entry's ``species_at_sites`` and ``species``, so they must be valid OPTIMADE: each
+    object passes the specification's ``Species`` model, names are unique strings and every name at
+    a site has its object. An object with ``attached`` atoms is refused (the implicit atoms are in
+    no harmonized structure: formula, invariants and dedup would miss them), and objects named at
+    no site are not served (they would need the ``implicit_atoms`` structure feature); the raw
+    record keeps them all.
+    """
+    from optimade.models.structures import Species  # 0.3-1.4 s to import: only once an OPTIMADE file is read
+    from pydantic import ValidationError
+
+    names = attributes["species_at_sites"]
+    if not all(isinstance(name, str) for name in names):
+        raise HarmonizationError("species_at_sites holds a name that is not a string")
+    given = attributes.get("species")
+    if given is None:
+        return SiteSpecies(_differing(names, elements), None)
+    if not isinstance(given, list) or not all(isinstance(item, dict) for item in given):
+        raise HarmonizationError("species is not a list of species objects")
+    listed = [item.get("name") for item in given]
+    if len(set(map(repr, listed))) != len(listed):
+        raise HarmonizationError(f"species names are not unique: {listed[:20]!r}")
+    at_sites = set(names)
+    missing = at_sites - set(n for n in listed if isinstance(n, str))
+    if missing:
+        raise HarmonizationError(f"species_at_sites names without a species object: {sorted(missing)[:20]!r}")
+    objects = []
+    for item in given:
+        if item.get("name") not in at_sites:
+            continue
+        try:
+            species = Species.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise HarmonizationError(f"species {item['name']!r} is not an OPTIMADE species object: {where}: {first['msg']}") from None
+        if species.attached is not None:
+            raise HarmonizationError(
+                f"species {species.name!r} has attached atoms ({species.attached}), which no harmonized structure holds"
+            )
+        objects.append(species.model_dump(exclude_none=True))
+    return SiteSpecies(_differing(names, elements), objects)
+
+
+def _differing(names: list[str], elements: Sequence[str]) -> tuple[str, ...] | None:
+    """``names`` unless they are ``elements``."""
+    return None if list(names) == list(elements) else tuple(names)
 
 
 def _cited_references(resource: dict[str, Any], references: dict[str, Any]) -> list[Any]:
