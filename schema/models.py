@@ -274,6 +274,55 @@ class MergeEvidence(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class DedupState(Base):
+    """What the last full or incremental dedup ran with: one row, so the next run knows whether it may be incremental.
+
+    A run may only add the structures stored since (``last_entry_id``) to the clusters when
+    the tolerance, the neighbour count, the curators' overrides and the invariants are the
+    ones the stored clusters were made with, and no clustered structure was removed or
+    replaced since (``structures`` rows in ``dedup_neighbourhood``).
+    """
+
+    __tablename__ = "dedup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tolerance: Mapped[float] = mapped_column(Float)
+    neighbours: Mapped[int] = mapped_column(Integer)
+    overrides_sha256: Mapped[str] = mapped_column(String(64))
+    invariants_version: Mapped[str] = mapped_column(Text)
+    structures: Mapped[int] = mapped_column(Integer)
+    last_entry_id: Mapped[int] = mapped_column(Integer)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DedupNeighbourhood(Base):
+    """A clustered structure's AMD distance to its farthest candidate neighbour (``inf`` with fewer than k).
+
+    A new structure of the same formula within this radius enters the structure's k nearest,
+    so its candidate pairs change: that is how an incremental dedup finds the old structures
+    a new one concerns (the reverse direction of the kNN) without searching from all of them.
+    """
+
+    __tablename__ = "dedup_neighbourhood"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True)
+    radius: Mapped[float] = mapped_column(Float)
+
+
+class DedupPair(Base):
+    """A candidate pair the last dedup confirmed (PDD EMD within tolerance), and whether a split refused its union.
+
+    The clusters are what union-find makes of these pairs; keeping them lets an incremental
+    dedup re-cluster only the connected part of the pair graph that new structures touch.
+    """
+
+    __tablename__ = "dedup_pair"
+
+    entry_a_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True)
+    entry_b_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True, index=True)
+    distance: Mapped[float] = mapped_column(Float)
+
+
 class ClusterOverride(Base):
     """A curator's decision that two entries must (``join``) or must not (``split``) merge."""
 

@@ -20,7 +20,7 @@ from atlas2d.ingest.preferred import EVERYTHING, PREFERENCES, refresh_preferred
 from atlas2d.ingest.records import Record, SourceInfo, Value
 from atlas2d.ingest.store import ensure_source, write_records
 from atlas2d.schema.database import make_engine
-from atlas2d.schema.migrate import MIGRATIONS, upgrade
+from atlas2d.schema.migrate import MIGRATIONS, head_revision, upgrade
 from atlas2d.schema.models import Entry, PreferredValue
 from atlas2d.testdata import SHARED_DATA
 
@@ -137,7 +137,7 @@ def test_migration_0006_backfills_the_stored_entries(store_url: str) -> None:
     with Session(engine) as session:
         write_records(session, ensure_source(session, SOURCE), RECORDS)
         session.commit()
-    assert upgrade(engine) == ("0005", "0006")
+    assert upgrade(engine) == ("0005", head_revision())
     with Session(engine) as session:
         assert _stored(session) == EXPECTED
         # the rows the ingest batches of a later run write go through the same table
