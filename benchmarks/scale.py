@@ -252,8 +252,8 @@ def run_size(size: int, workdir: Path, repeats: int, steps: Sequence[str] = STEP
     log = workdir / f"scale{size}.log"
     figures: dict[str, Any] = {"structures": size}
     _log(f"{size}: writing records")
-    main = write_jsonl(workdir / "main.jsonl", 0, size)
-    new = write_jsonl(workdir / "new.jsonl", size, size + NEW_ENTRIES)
+    main = write_jsonl(workdir / "main.jsonl", 0, size) if "ingest" in steps else None
+    new = write_jsonl(workdir / "new.jsonl", size, size + NEW_ENTRIES) if "ingest_new" in steps else None
     measured(["init"], env, log)
 
     def step(name: str, command: list[str], items: int | None) -> None:
@@ -265,11 +265,11 @@ def run_size(size: int, workdir: Path, repeats: int, steps: Sequence[str] = STEP
         figures[f"{name}_peak_mb"] = peak
         _log(f"{size}: {name} took {seconds:.1f} s, peak {peak:.0f} MB")
 
-    if "ingest" in steps:
+    if main is not None:
         step("ingest", ["ingest", "2dmatpedia", str(main)], size)
     if "dedup_first" in steps:
         step("dedup_first", ["dedup"], size)
-    if "ingest_new" in steps:
+    if new is not None:
         step("ingest_new", ["ingest", "2dmatpedia", str(new)], NEW_ENTRIES)
     if "dedup_incremental" in steps:
         step("dedup_incremental", ["dedup"], NEW_ENTRIES)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -151,6 +152,8 @@ class Structure(Base):
         ),
         Index("ix_structure_elements_gin", "elements", postgresql_using="gin"),
         Index("ix_structure_species_at_sites_gin", "species_at_sites", postgresql_using="gin"),
+        Index("ix_structure_invariants_version", "invariants_version"),
+        Index("ix_structure_without_amd", "entry_id", postgresql_where=text("amd IS NULL")),
     )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)

@@ -142,6 +142,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str, full:
         ],
         title="Deduplication",
     )
+    console.print(f"invariants {summary.invariants_s:.1f} s; pairs, clusters, materials and evidence {summary.clustering_s:.1f} s")
 
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:

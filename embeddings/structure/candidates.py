@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.structure.amd_index import widen_search
 from atlas2d.embeddings.structure.invariants import K_PER_ELEMENT, PDD, emd_lower_bound, pdd_distances
-from atlas2d.schema.fetch import binary_results
+from atlas2d.schema.fetch import binary_results, fetched
 from atlas2d.schema.models import Structure
 
 DEFAULT_TOLERANCE = 0.2
@@ -106,13 +106,14 @@ def _among(ids: Sequence[int]) -> ColumnElement[bool]:
 def emd_lower_bounds(session: Session, pairs: Sequence[tuple[int, int, float]]) -> np.ndarray:
     """For each candidate pair, ``invariants.emd_lower_bound`` of their stored AMDs (Å).
 
-    Only the AMD prefix the bound uses is read, as a float array in binary: parsing whole
-    vectors from their text form took most of this step's time.
+    Only the AMD prefix the bound uses is read, as a float array in binary, without
+    SQLAlchemy's per-item pass: parsing whole vectors from their text form took most of this
+    step's time, and the per-item pass 0.55 s for 5,000 pairs.
     """
     if not pairs:
         return np.zeros(0)
     ids = sorted({i for a, b, _ in pairs for i in (a, b)})
-    prefix = cast(func.subvector(Structure.amd, 1, K_PER_ELEMENT), ARRAY(REAL))
+    prefix = fetched(cast(func.subvector(Structure.amd, 1, K_PER_ELEMENT), ARRAY(REAL)))
     with binary_results(session):
         rows = session.execute(select(Structure.entry_id, prefix).where(_among(ids))).all()
     index = {entry_id: n for n, (entry_id, _) in enumerate(rows)}

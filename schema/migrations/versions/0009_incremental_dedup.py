@@ -5,6 +5,10 @@ when nothing else changed since the last run; these three tables are what it nee
 (``dedup_state``, one row; ``dedup_neighbourhood``; ``dedup_pair``). They start empty, so
 the first dedup after this revision is a full one and fills them.
 
+Two indexes let a run find the structures without current invariants without reading the
+whole table (a scan of ``structure`` took about 0.8 s at 100,000 structures, three times a
+run): one on ``invariants_version``, one on the entries whose ``amd`` is missing.
+
 Revision ID: 0009
 Revises: 0006
 Create Date: 2026-11-30 16:30:00
@@ -43,9 +47,13 @@ def upgrade() -> None:
         sa.Column("distance", sa.Float(), nullable=False),
     )
     op.create_index("ix_dedup_pair_entry_b_id", "dedup_pair", ["entry_b_id"])
+    op.create_index("ix_structure_invariants_version", "structure", ["invariants_version"])
+    op.create_index("ix_structure_without_amd", "structure", ["entry_id"], postgresql_where=sa.text("amd IS NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_structure_without_amd", table_name="structure")
+    op.drop_index("ix_structure_invariants_version", table_name="structure")
     op.drop_table("dedup_pair")
     op.drop_table("dedup_neighbourhood")
     op.drop_table("dedup_state")
