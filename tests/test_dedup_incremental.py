@@ -19,7 +19,7 @@ from atlas2d.embeddings.structure.overrides import set_override
 from atlas2d.ingest.pipeline import ingest_files
 from atlas2d.ingest.samples import SAMPLES
 from atlas2d.schema.database import make_engine
-from atlas2d.schema.models import DedupNeighbourhood, DedupPair, Entry, MergeEvidence, Structure
+from atlas2d.schema.models import DedupNeighbourhood, DedupPair, DedupState, Entry, MergeEvidence, Structure
 from atlas2d.testdata.labelled import noisy, permuted, rotated
 from atlas2d.testdata.poscar import poscar_structures, seed_store, structure_record
 from atlas2d.testdata.scaled import write_jsonl
@@ -164,6 +164,14 @@ def _rerun(session: Session, *statements: object, **options: object) -> DedupSum
         (lambda s, ids: (set_override(s, ids[0], ids[1], "join"), _rerun(s))[1], "curator overrides changed"),
         (lambda s, ids: _rerun(s, delete(Entry).where(Entry.id == ids[2])), "1 clustered structures were removed or replaced"),
         (lambda s, ids: _rerun(s, full=True), "asked for (--full)"),
+        (
+            lambda s, ids: _rerun(
+                s,
+                delete(DedupNeighbourhood).where(DedupNeighbourhood.entry_id == ids[3]),
+                update(DedupState).values(structures=DedupState.structures - 1),
+            ),
+            "1 structures of entries older than the last run are not clustered",
+        ),
         (lambda s, ids: _rerun(s, update(Structure).where(Structure.entry_id == ids[0]).values(amd=None)), None),
     ],
 )

@@ -42,7 +42,8 @@ def why_full(session: Session, inputs: Inputs) -> str | None:
 
     Reads one row and counts ``dedup_neighbourhood`` (a narrow table, one row per clustered
     structure, which loses the row of a structure deleted or replaced since: its foreign key
-    cascades).
+    cascades) and the structures (an entry stored before the last run that has gained a
+    structure since is neither clustered nor new).
     """
     state = session.get(DedupState, 1)
     if state is None:
@@ -58,6 +59,10 @@ def why_full(session: Session, inputs: Inputs) -> str | None:
     clustered = session.execute(select(func.count()).select_from(DedupNeighbourhood)).scalar_one()
     if clustered != state.structures:
         return f"{state.structures - clustered} clustered structures were removed or replaced"
+    stored = session.execute(select(func.count()).select_from(Structure)).scalar_one()
+    new = session.execute(select(func.count()).select_from(Structure).where(Structure.entry_id > state.last_entry_id)).scalar_one()
+    if stored != clustered + new:
+        return f"{stored - clustered - new} structures of entries older than the last run are not clustered"
     return None
 
 
