@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -237,8 +238,12 @@ def _band_ids(url: str, rng: random.Random) -> list[str]:
     return [f"tight-binding-generated/{k}" for k in rng.sample(sorted(keys), min(QUERIES, len(keys)))]
 
 
-def run_size(size: int, workdir: Path, repeats: int) -> dict[str, Any]:
-    """Every step at one size; figures without the size prefix."""
+STEPS = ("ingest", "dedup_first", "ingest_new", "dedup_incremental", "fingerprints", "optimade", "export")
+"""The steps in the order they run; ``--steps`` picks some (on a store kept by ``--keep``, the later ones again)."""
+
+
+def run_size(size: int, workdir: Path, repeats: int, steps: Sequence[str] = STEPS) -> dict[str, Any]:
+    """The chosen steps at one size (each needs the ones before it to have run, now or in a kept store); figures without the size prefix."""
     from atlas2d.schema.database import start_embedded
 
     rng = random.Random(size)
@@ -247,8 +252,8 @@ def run_size(size: int, workdir: Path, repeats: int) -> dict[str, Any]:
     log = workdir / f"scale{size}.log"
     figures: dict[str, Any] = {"structures": size}
     _log(f"{size}: writing records")
-    main = write_jsonl(workdir / "main.jsonl", 0, size)
-    new = write_jsonl(workdir / "new.jsonl", size, size + NEW_ENTRIES)
+    main = write_jsonl(workdir / "main.jsonl", 0, size) if "ingest" in steps else None
+    new = write_jsonl(workdir / "new.jsonl", size, size + NEW_ENTRIES) if "ingest_new" in steps else None
     measured(["init"], env, log)
 
     def step(name: str, command: list[str], items: int | None) -> None:
@@ -260,20 +265,28 @@ def run_size(size: int, workdir: Path, repeats: int) -> dict[str, Any]:
         figures[f"{name}_peak_mb"] = peak
         _log(f"{size}: {name} took {seconds:.1f} s, peak {peak:.0f} MB")
 
-    step("ingest", ["ingest", "2dmatpedia", str(main)], size)
-    step("dedup_first", ["dedup"], size)
-    step("ingest_new", ["ingest", "2dmatpedia", str(new)], NEW_ENTRIES)
-    step("dedup_incremental", ["dedup"], NEW_ENTRIES)
-    per_family = max(10, size // 600)
-    _log(f"{size}: generating {6 * per_family} band structures")
-    measured(["fingerprint", "generate", "--per-family", str(per_family)], env, log)
-    step("fingerprints", ["fingerprint", "--device", "cpu"], 6 * per_family)
-    _log(f"{size}: OPTIMADE and kNN")
-    figures |= serve_and_query(env, log, repeats, rng)
-    _log(f"{size}: the filters' SQL alone")
-    figures |= sql_latencies(url, repeats)
-    materials = size + NEW_ENTRIES
-    step("export", ["export", "--out", str(workdir / "export")], materials)
+    if main is not None:
+        step("ingest", ["ingest", "2dmatpedia", str(main)], size)
+    if "dedup_first" in steps:
+        step("dedup_first", ["dedup"], size)
+    if new is not None:
+        step("ingest_new", ["ingest", "2dmatpedia", str(new)], NEW_ENTRIES)
+    if "dedup_incremental" in steps:
+        step("dedup_incremental", ["dedup"], NEW_ENTRIES)
+        step("dedup_full", ["dedup", "--full"], size + NEW_ENTRIES)
+    if "fingerprints" in steps:
+        per_family = max(10, size // 600)
+        _log(f"{size}: generating {6 * per_family} band structures")
+        measured(["fingerprint", "generate", "--per-family", str(per_family)], env, log)
+        step("fingerprints", ["fingerprint", "--device", "cpu"], 6 * per_family)
+    if "optimade" in steps:
+        _log(f"{size}: OPTIMADE and kNN")
+        figures |= serve_and_query(env, log, repeats, rng)
+        _log(f"{size}: the filters' SQL alone")
+        figures |= sql_latencies(url, repeats)
+    if "export" in steps:
+        materials = size + NEW_ENTRIES
+        step("export", ["export", "--out", str(workdir / "export")], materials)
     return figures
 
 
@@ -282,6 +295,7 @@ ROWS = [
     ("dedup (first)", "dedup_first_s", "dedup_first_per_s", "dedup_first_peak_mb"),
     ("ingest 1,000 new", "ingest_new_s", "ingest_new_per_s", "ingest_new_peak_mb"),
     ("dedup (incremental)", "dedup_incremental_s", "dedup_incremental_per_s", "dedup_incremental_peak_mb"),
+    ("  the same store, dedup --full", "dedup_full_s", "dedup_full_per_s", "dedup_full_peak_mb"),
     ("fingerprints (N/100 bands)", "fingerprints_s", "fingerprints_per_s", "fingerprints_peak_mb"),
     ("OPTIMADE p50 worst filter (ms)", "optimade_p50_max_ms", None, "serve_peak_mb"),
     ("OPTIMADE p99 worst filter (ms)", "optimade_p99_max_ms", None, None),
@@ -315,6 +329,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="store sizes (default 10000 100000)")
     parser.add_argument("--repeats", type=int, help="timed requests per filter (default 25; 5 with --quick)")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (stores, logs, exports)")
+    parser.add_argument(
+        "--steps", nargs="+", choices=STEPS, default=list(STEPS), help="run only these steps (e.g. the dedup ones again on a kept store)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([1000, 2000] if args.quick else [10000, 100000])
     repeats = args.repeats or (5 if args.quick else 25)
@@ -324,7 +341,7 @@ def main() -> None:
         for size in sizes:
             workdir = root / f"n{size}"
             workdir.mkdir(parents=True, exist_ok=True)
-            results[size] = run_size(size, workdir, repeats)
+            results[size] = run_size(size, workdir, repeats, args.steps)
             if args.json:
                 flat = {f"n{s}_{k}": v for s, figures in results.items() for k, v in figures.items()}
                 args.json.write_text(json.dumps(flat, indent=1, default=str) + "\n")

@@ -20,13 +20,14 @@ its structure (``SYMPREC``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import spglib
 from pymatgen.core import Element
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Integer, Text, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from atlas2d.ingest.records import Layer, Record
@@ -130,24 +131,31 @@ def link_new(session: Session, records: list[Record], source_id: int) -> list[Li
     ]
 
 
-def relink(session: Session) -> RelinkSummary:
+def relink(session: Session, formulas: Collection[str] | None = None) -> RelinkSummary:
     """Apply ``RULE`` again to every linked entry without a structure (after dedup changed the materials).
 
     An entry that now matches exactly one material joins it; one that does not keeps its
     own material, or gets a new one when its material is a structured one it no longer
-    matches. Materials left without entries are deleted.
+    matches. Materials left without entries are deleted. With ``formulas``, only the entries
+    of those reduced formulas (the only ones whose candidates an incremental dedup changed).
     """
     summary = RelinkSummary()
-    rows = session.execute(
+    query = (
         select(Entry.id, Entry.chemical_formula_reduced, Entry.space_group, Entry.prototype, Entry.source_id, Entry.material_id)
         .outerjoin(Structure, Structure.entry_id == Entry.id)
         .where(Structure.entry_id.is_(None), Entry.material_link.is_not(None))
         .order_by(Entry.id)
-    ).all()
+    )
+    if formulas is not None:
+        query = query.where(Entry.chemical_formula_reduced == any_(bindparam("formulas", sorted(formulas), type_=ARRAY(Text))))
+    rows = session.execute(query).all()
     if not rows:
         return summary
     among = candidates(session, (r.chemical_formula_reduced for r in rows))
     counted = select(Entry.material_id, func.count()).where(Entry.material_id.is_not(None)).group_by(Entry.material_id)
+    held = sorted({r.material_id for r in rows if r.material_id is not None})
+    if formulas is not None:
+        counted = counted.where(Entry.material_id == any_(bindparam("held", held, type_=ARRAY(Integer))))
     sizes = dict(session.execute(counted).all())
     changes: list[dict[str, object]] = []
     new_own: list[tuple[int, str, str]] = []
@@ -177,5 +185,8 @@ def relink(session: Session) -> RelinkSummary:
         changes += [{"id": e, "material_id": m, "material_link": note} for (e, _, note), m in zip(new_own, ids, strict=True)]
     if changes:
         session.execute(update(Entry), changes)
-    session.execute(delete(Material).where(~select(Entry.id).where(Entry.material_id == Material.id).exists()))
+    empty = ~select(Entry.id).where(Entry.material_id == Material.id).exists()
+    if formulas is not None:
+        empty = empty & (Material.id == any_(bindparam("held", held, type_=ARRAY(Integer))))
+    session.execute(delete(Material).where(empty))
     return summary

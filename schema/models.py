@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -150,6 +151,8 @@ class Structure(Base):
             "ix_structure_amd_hnsw", "amd", postgresql_using="hnsw", postgresql_ops={"amd": "vector_l2_ops"}
         ),
         Index("ix_structure_elements_gin", "elements", postgresql_using="gin"),
+        Index("ix_structure_invariants_version", "invariants_version"),
+        Index("ix_structure_without_amd", "entry_id", postgresql_where=text("amd IS NULL")),
     )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True)
@@ -288,6 +291,55 @@ class MergeEvidence(Base):
     distance: Mapped[float | None] = mapped_column(Float)
     rule: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DedupState(Base):
+    """What the last full or incremental dedup ran with: one row, so the next run knows whether it may be incremental.
+
+    A run may only add the structures stored since (``last_entry_id``) to the clusters when
+    the tolerance, the neighbour count, the curators' overrides and the invariants are the
+    ones the stored clusters were made with, and no clustered structure was removed or
+    replaced since (``structures`` rows in ``dedup_neighbourhood``).
+    """
+
+    __tablename__ = "dedup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tolerance: Mapped[float] = mapped_column(Float)
+    neighbours: Mapped[int] = mapped_column(Integer)
+    overrides_sha256: Mapped[str] = mapped_column(String(64))
+    invariants_version: Mapped[str] = mapped_column(Text)
+    structures: Mapped[int] = mapped_column(Integer)
+    last_entry_id: Mapped[int] = mapped_column(Integer)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DedupNeighbourhood(Base):
+    """A clustered structure's AMD distance to its farthest candidate neighbour (``inf`` with fewer than k).
+
+    A new structure of the same formula within this radius enters the structure's k nearest,
+    so its candidate pairs change: that is how an incremental dedup finds the old structures
+    a new one concerns (the reverse direction of the kNN) without searching from all of them.
+    """
+
+    __tablename__ = "dedup_neighbourhood"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True)
+    radius: Mapped[float] = mapped_column(Float)
+
+
+class DedupPair(Base):
+    """A candidate pair the last dedup confirmed (PDD EMD within tolerance), and whether a split refused its union.
+
+    The clusters are what union-find makes of these pairs; keeping them lets an incremental
+    dedup re-cluster only the connected part of the pair graph that new structures touch.
+    """
+
+    __tablename__ = "dedup_pair"
+
+    entry_a_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True)
+    entry_b_id: Mapped[int] = mapped_column(ForeignKey("structure.entry_id", ondelete="CASCADE"), primary_key=True, index=True)
+    distance: Mapped[float] = mapped_column(Float)
 
 
 class ClusterOverride(Base):

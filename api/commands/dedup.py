@@ -25,7 +25,9 @@ app = typer.Typer(
         "invariants of the 2D-periodic structure (AMD/PDD): candidates are nearest AMD vectors "
         "in PostgreSQL (same reduced formula), confirmed when the Earth Mover's distance between "
         "their PDDs is within --tolerance. Curator overrides ('atlas2d dedup override') win. "
-        "Safe to re-run: invariants are cached and clusters are recomputed."
+        "Safe to re-run: invariants are cached; when only new structures arrived since the last run "
+        "(same tolerance, neighbours and overrides), only they are paired and joined to the stored "
+        "clusters, with the result a full run gives; --full recomputes every cluster."
     ),
 )
 
@@ -46,6 +48,9 @@ def dedup(
         bool, typer.Option("--all", help="With --report: also list duplicates within one source.")
     ] = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="With --report: also write one row per entry to this CSV file.")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every cluster, even when only new structures arrived since the last run.")
+    ] = False,
 ) -> None:
     """Deduplicate (default), or --explain an entry, or --report the duplicates found."""
     if ctx.invoked_subcommand is not None:
@@ -66,7 +71,7 @@ def dedup(
         elif report:
             _report(session, include_same_source, csv_path)
         else:
-            _run(session, tolerance, neighbours, device)
+            _run(session, tolerance, neighbours, device, full)
 
 
 @app.command()
@@ -95,27 +100,40 @@ def override(
 def deduplicate_and_report(settings: Settings) -> None:
     """Deduplicate with the default tolerances and list the cross-source duplicates (the demo's step)."""
     with open_store(settings) as session:
-        _run(session, DEFAULT_TOLERANCE, 10, "auto")
+        _run(session, DEFAULT_TOLERANCE, 10, "auto", False)
         _report(session, False, None)
 
 
-def _run(session: Session, tolerance: float, neighbours: int, device: str) -> None:
+def _run(session: Session, tolerance: float, neighbours: int, device: str, full: bool) -> None:
     from atlas2d.embeddings.structure.dedup import run_dedup
     from atlas2d.embeddings.structure.refresh import count_stale
 
     stale = count_stale(session).stale
     with progress() as bar:
         task = bar.add_task("invariants", total=stale)
-        summary = run_dedup(session, tolerance, neighbours, device, progress=lambda n: bar.advance(task, n))
+        summary = run_dedup(session, tolerance, neighbours, device, progress=lambda n: bar.advance(task, n), full=full)
+    if summary.incremental:
+        console.print(f"incremental: {summary.new_structures} new structures joined to the stored clusters")
+        scope = [
+            ("old structures whose nearest a new one entered", summary.reverse_neighbours),
+            ("stored pairs no longer candidates", summary.dropped_pairs),
+            ("structures re-clustered", summary.reclustered),
+        ]
+        examined = "new "
+    else:
+        console.print(f"full: every cluster recomputed ({summary.full_because})")
+        scope = []
+        examined = ""
     print_table(
         ["what", "count"],
         [
             ("structures", summary.structures),
             ("invariants computed", summary.computed),
-            ("candidate pairs (AMD kNN, same formula)", summary.candidates),
-            (f"confirmed (PDD EMD <= {tolerance:g} Å)", summary.confirmed),
+            *scope,
+            (f"{examined}candidate pairs (AMD kNN, same formula)", summary.candidates),
+            (f"{examined}confirmed (PDD EMD <= {tolerance:g} Å)", summary.confirmed),
             ("merges recorded", summary.merges),
-            ("merges refused by split overrides", summary.refused_by_split),
+            ("merges refused by split overrides" + (" (re-clustered part)" if summary.incremental else ""), summary.refused_by_split),
             ("materials", summary.materials),
             ("materials with duplicates", summary.duplicate_clusters),
             ("materials across sources", summary.cross_source_clusters),
@@ -124,6 +142,7 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str) -> No
         ],
         title="Deduplication",
     )
+    console.print(f"invariants {summary.invariants_s:.1f} s; pairs, clusters, materials and evidence {summary.clustering_s:.1f} s")
 
 
 def _explain(session: Session, entry_id: int, tolerance: float) -> None:

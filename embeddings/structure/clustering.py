@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Integer, any_, bindparam, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.structure.overrides import JOIN_ACTION, JOIN_RULE, SPLIT_ACTION
@@ -69,6 +70,8 @@ class Clustering:
     clusters: list[list[int]]
     evidence: list[dict[str, object]]
     refused_by_split: int
+    refused: list[tuple[int, int]]
+    """The confirmed pairs whose union a split refused, (a, b) as in ``confirmed``."""
 
 
 def cluster(
@@ -85,26 +88,36 @@ def cluster(
         if action == JOIN_ACTION and a in structured and b in structured and forest.union(a, b):
             evidence.append({"entry_a_id": a, "entry_b_id": b, "distance": None, "rule": JOIN_RULE})
     rule = emd_rule(tolerance)
-    refused = 0
+    refused: list[tuple[int, int]] = []
     for distance, a, b in sorted(confirmed):
         merged = forest.union(a, b)
         if merged:
             evidence.append({"entry_a_id": a, "entry_b_id": b, "distance": distance, "rule": rule})
         elif merged is False:
-            refused += 1
-    return Clustering(forest.clusters(), evidence, refused)
+            refused.append((a, b))
+    return Clustering(forest.clusters(), evidence, len(refused), refused)
 
 
-def assign_materials(session: Session, clusters: list[list[int]]) -> None:
+def assign_materials(session: Session, clusters: list[list[int]], partial: bool = False) -> None:
     """Give each cluster one material, keeping existing material ids where possible.
 
     A cluster keeps the material most of its entries already have (so ids stay stable over
     re-runs); a material is used by one cluster only; clusters left without one get a new
     material. Materials left without any entry are deleted. Entries without a structure
     (experimental values) keep the material ingest gave them.
+
+    ``partial``: the clusters are only some of the structures' (an incremental run's
+    connected part), and no entry outside them shares a material with one inside; only
+    their entries are read and only the materials they had may be left empty.
     """
-    current = dict(session.execute(select(Entry.id, Entry.material_id).join(Structure)).all())
-    formulas = dict(session.execute(select(Structure.entry_id, Structure.chemical_formula_reduced)).all())
+    members = [e for c in clusters for e in c]
+    read = select(Entry.id, Entry.material_id).join(Structure)
+    shape = select(Structure.entry_id, Structure.chemical_formula_reduced)
+    if partial:
+        read = read.where(Entry.id == any_(bindparam("ids", members, type_=ARRAY(Integer))))
+        shape = shape.where(Structure.entry_id == any_(bindparam("ids", members, type_=ARRAY(Integer))))
+    current = dict(session.execute(read).all())
+    formulas = dict(session.execute(shape).all())
     claimed: set[int] = set()
     targets: list[int | None] = []
     for members in sorted(clusters, key=len, reverse=True):
@@ -138,17 +151,24 @@ def assign_materials(session: Session, clusters: list[list[int]]) -> None:
             ),
             {"ids": [c["id"] for c in changes], "materials": [c["material_id"] for c in changes]},
         )
-    session.execute(
-        delete(Material).where(~select(Entry.id).where(Entry.material_id == Material.id).exists())
-    )
+    empty = ~select(Entry.id).where(Entry.material_id == Material.id).exists()
+    if partial:
+        held = sorted({m for m in current.values() if m is not None})
+        empty = empty & (Material.id == any_(bindparam("held", held, type_=ARRAY(Integer))))
+    session.execute(delete(Material).where(empty))
 
 
-def write_evidence(session: Session, evidence: Sequence[dict[str, object]]) -> None:
+def write_evidence(session: Session, evidence: Sequence[dict[str, object]], among: Sequence[int] | None = None) -> None:
     """Replace ``merge_evidence`` with ``evidence`` (one ``Clustering.evidence``), by one ``unnest`` INSERT.
 
     An executemany INSERT ran one statement per union; the four columns sent as arrays take one.
+    With ``among`` (an incremental run's entries), only the evidence of those entries is replaced.
     """
-    session.execute(delete(MergeEvidence))
+    if among is None:
+        session.execute(delete(MergeEvidence))
+    else:
+        ids = bindparam("ids", list(among), type_=ARRAY(Integer))
+        session.execute(delete(MergeEvidence).where((MergeEvidence.entry_a_id == any_(ids)) | (MergeEvidence.entry_b_id == any_(ids))))
     if not evidence:
         return
     session.execute(

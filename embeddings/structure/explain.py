@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atlas2d.embeddings.structure.amd_index import amd_distance
@@ -181,3 +181,29 @@ def report(session: Session, include_same_source: bool = False) -> list[ReportRo
             )
         )
     return result
+
+
+def duplicate_counts(session: Session) -> tuple[int, int, int]:
+    """(materials with a structure, those with several structures, materials across sources as ``report`` lists them).
+
+    One aggregate in PostgreSQL: the summary of a dedup run needs the counts, not the rows.
+    """
+    per_material = (
+        select(
+            func.count(Structure.entry_id).label("structured"),
+            func.count().label("entries"),
+            func.count(func.distinct(Entry.source_id)).label("sources"),
+        )
+        .select_from(Entry)
+        .outerjoin(Structure, Structure.entry_id == Entry.id)
+        .where(Entry.material_id.is_not(None))
+        .group_by(Entry.material_id)
+        .subquery()
+    )
+    counts = select(
+        func.count().filter(per_material.c.structured > 0),
+        func.count().filter(per_material.c.structured > 1),
+        func.count().filter((per_material.c.entries > 1) & (per_material.c.sources > 1)),
+    )
+    materials, duplicates, across = session.execute(counts).one()
+    return materials, duplicates, across

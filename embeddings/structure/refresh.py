@@ -42,8 +42,15 @@ structures in a store of 100,000 a rebuild (about 25 s) loses to updating (about
 
 
 def _stale() -> ColumnElement[bool]:
-    """Structures without current invariants: none yet, or computed by another definition."""
-    return Structure.invariants_version.is_distinct_from(INVARIANTS_VERSION) | Structure.amd.is_(None)
+    """Structures without current invariants: none yet, or computed by another definition.
+
+    Written as ranges around the current version rather than ``IS DISTINCT FROM`` so that
+    PostgreSQL can answer each arm from an index (``ix_structure_invariants_version``,
+    ``ix_structure_without_amd``): after 1,000 new records in a store of 100,000 it reads
+    those, not the whole table.
+    """
+    version = Structure.invariants_version
+    return version.is_(None) | (version < INVARIANTS_VERSION) | (version > INVARIANTS_VERSION) | Structure.amd.is_(None)
 
 
 def count_stale(session: Session) -> Staleness:
