@@ -22,9 +22,11 @@ from optimade.server.entry_collections import EntryCollection
 from optimade.server.mappers import BaseResourceMapper
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
 from optimade.warnings import QueryParamNotUsed
-from sqlalchemy import ColumnElement, Engine, func, select, true
+from sqlalchemy import ColumnElement, Engine, Text, any_, bindparam, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
+from atlas2d.api.optimade.compiled import CompiledStatements
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
 from atlas2d.api.optimade.middleware import request_warnings
@@ -50,6 +52,7 @@ class PostgresCollection(EntryCollection):
         super().__init__(resource_cls, resource_mapper, transformer=None, config=config)  # type: ignore[arg-type]
         self.resource = resource
         self.engine = engine
+        self._statements = CompiledStatements(engine.dialect)
         self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
         self._translated: dict[str, ColumnElement[bool]] = {}
         self._lock = threading.Lock()
@@ -101,7 +104,8 @@ class PostgresCollection(EntryCollection):
 
         One statement instead of ``find`` on the filter ``id="a" OR id="b"``, which the
         reference handler builds, parses and translates for every page; like that ``find``,
-        it returns at most a default page of them.
+        it returns at most a default page of them. The ids are one array parameter (``= ANY``),
+        so that every page has the same statement shape (``atlas2d.api.optimade.compiled``).
         """
         if not ids:
             return []
@@ -109,7 +113,7 @@ class PostgresCollection(EntryCollection):
         names = self._columns(self.all_fields)
         statement = (
             select(*(selectable.c[name] for name in names))
-            .where(selectable.c.id.in_(ids))
+            .where(selectable.c.id == any_(bindparam("ids", ids, type_=ARRAY(Text))))
             .order_by(selectable.c[self.resource.order])
             .limit(self.config.page_limit)
         )
@@ -209,7 +213,7 @@ class PostgresCollection(EntryCollection):
         """Run ``statements`` on one connection and fetch all rows; a cancelled (too costly) query is a 400."""
         try:
             with self.engine.connect() as connection:
-                return [list(connection.execute(statement).all()) for statement in statements]
+                return [self._statements.rows(connection, statement) for statement in statements]
         except OperationalError as exc:
             if "statement timeout" in str(exc.orig):
                 raise BadRequest(detail="the filter took too long to evaluate; make it more selective") from None
