@@ -54,13 +54,17 @@ class CompiledStatements:
         self._cache: dict[Any, _Compiled | None] = {}
         self._lock = threading.Lock()
 
-    def rows(self, connection: Connection, statement: Executable) -> list[tuple[Any, ...]]:
-        """All rows of ``statement`` on ``connection``, as tuples processed as SQLAlchemy would."""
+    def rows(self, connection: Connection, statement: Executable, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """All rows of ``statement`` on ``connection``, as tuples processed as SQLAlchemy would.
+
+        ``parameters`` gives values to bound parameters by name (those built without one), so
+        that a statement built once can run with other values: its cache key is computed once.
+        """
         key = statement._generate_cache_key()  # noqa: SLF001 - the key SQLAlchemy's own compiled cache uses
         shape = self._shape(statement, key) if key is not None else None
         if shape is None:
-            return [tuple(row) for row in connection.execute(statement).all()]
-        parameters = shape.compiled.construct_params(extracted_parameters=key.bindparams, escape_names=False)
+            return [tuple(row) for row in connection.execute(statement, parameters).all()]
+        parameters = shape.compiled.construct_params(parameters, extracted_parameters=key.bindparams, escape_names=False)
         for name, process in shape.bind_processors.items():
             if name in parameters:
                 parameters[name] = process(parameters[name])

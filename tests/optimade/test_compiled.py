@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Text, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
 from atlas2d.api.optimade.app import reader_engine
@@ -64,3 +65,12 @@ def test_a_cancelled_statement_raises_what_sqlalchemy_raises(engine: Any) -> Non
         with pytest.raises(OperationalError, match="statement timeout"):
             statements.rows(connection, select(func.pg_sleep(2)))
         connection.execute(text("RESET statement_timeout"))
+
+
+def test_a_statement_built_once_runs_with_the_values_given(engine: Any) -> None:
+    statements = CompiledStatements(engine.dialect)
+    statement = select(STRUCTURES.c.id).where(STRUCTURES.c.id == any_(bindparam("ids", type_=ARRAY(Text)))).order_by(STRUCTURES.c.id)
+    with engine.connect() as connection:
+        ids = sorted(row[0] for row in connection.execute(select(STRUCTURES.c.id).limit(3)))
+        assert statements.rows(connection, statement, {"ids": ids[:1]}) == [(ids[0],)]
+        assert statements.rows(connection, statement, {"ids": ids[1:]}) == [(i,) for i in ids[1:]]
