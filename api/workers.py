@@ -29,7 +29,7 @@ from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_DEFAULT_WORKERS = 4
-"""Each worker pools its own connections (three engines of four); four workers stay well
+"""Each worker pools its own connections (three engines of ``HANDLER_THREADS``); four workers stay well
 inside PostgreSQL's default of 100 connections, shared with the rest of atlas2d."""
 
 

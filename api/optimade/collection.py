@@ -13,6 +13,7 @@ import copy
 import threading
 import warnings
 from contextvars import ContextVar
+from functools import cached_property
 from typing import Any
 
 from optimade.exceptions import BadRequest, NotFound, NotImplementedResponse
@@ -22,9 +23,11 @@ from optimade.server.entry_collections import EntryCollection
 from optimade.server.mappers import BaseResourceMapper
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
 from optimade.warnings import QueryParamNotUsed
-from sqlalchemy import ColumnElement, Engine, func, select, true
+from sqlalchemy import ColumnElement, Engine, Select, Text, any_, bindparam, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
+from atlas2d.api.optimade.compiled import CompiledStatements
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
 from atlas2d.api.optimade.middleware import request_warnings
@@ -50,6 +53,7 @@ class PostgresCollection(EntryCollection):
         super().__init__(resource_cls, resource_mapper, transformer=None, config=config)  # type: ignore[arg-type]
         self.resource = resource
         self.engine = engine
+        self._statements = CompiledStatements(engine.dialect)
         self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
         self._translated: dict[str, ColumnElement[bool]] = {}
         self._lock = threading.Lock()
@@ -101,20 +105,27 @@ class PostgresCollection(EntryCollection):
 
         One statement instead of ``find`` on the filter ``id="a" OR id="b"``, which the
         reference handler builds, parses and translates for every page; like that ``find``,
-        it returns at most a default page of them.
+        it returns at most a default page of them. The statement is built once, the ids are
+        its one array parameter (``= ANY``).
         """
         if not ids:
             return []
+        names, statement = self._by_ids
+        (rows,) = self._rows(statement, parameters={"ids": ids})
+        return [self.resource_mapper.map_back(self._document(dict(zip(names, row, strict=True)))) for row in rows]
+
+    @cached_property
+    def _by_ids(self) -> tuple[list[str], Select]:
+        """``by_ids``'s columns and statement, built once: only the ids change between pages."""
         selectable = self.resource.selectable
         names = self._columns(self.all_fields)
         statement = (
             select(*(selectable.c[name] for name in names))
-            .where(selectable.c.id.in_(ids))
+            .where(selectable.c.id == any_(bindparam("ids", type_=ARRAY(Text))))
             .order_by(selectable.c[self.resource.order])
             .limit(self.config.page_limit)
         )
-        (rows,) = self._rows(statement)
-        return [self.resource_mapper.map_back(self._document(dict(zip(names, row, strict=True)))) for row in rows]
+        return names, statement
 
     def _filter(self, text: str) -> ColumnElement[bool]:
         """``filter_clause`` of ``text``, kept for the next request with the same filter.
@@ -211,11 +222,12 @@ class PostgresCollection(EntryCollection):
         row["relationships"] = {"references": {"data": [{"type": "references", "id": source}]}}
         return row
 
-    def _rows(self, *statements: Any) -> list[list[Any]]:
-        """Run ``statements`` on one connection and fetch all rows; a cancelled (too costly) query is a 400."""
+    def _rows(self, *statements: Any, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
+        """Run ``statements`` (with ``parameters`` for their unfilled bound parameters) on one connection
+        and fetch all rows; a cancelled (too costly) query is a 400."""
         try:
             with self.engine.connect() as connection:
-                return [list(connection.execute(statement).all()) for statement in statements]
+                return [self._statements.rows(connection, statement, parameters) for statement in statements]
         except OperationalError as exc:
             if "statement timeout" in str(exc.orig):
                 raise BadRequest(detail="the filter took too long to evaluate; make it more selective") from None

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from atlas2d.api.optimade.app import PAGE_LIMIT_MAX, reader_engine
+from atlas2d.schema.database import sqlalchemy_url
 from tests.optimade.support import Expected
 
 Store = tuple[str, dict[str, Expected]]
@@ -165,6 +166,21 @@ def test_api_role_cannot_write(store: Store) -> None:
         assert connection.execute(text("SELECT current_user")).scalar_one() == "atlas2d_reader"
         with pytest.raises(DBAPIError, match="read-only|permission denied"):
             connection.execute(text("DELETE FROM entry"))
+    engine.dispose()
+
+
+def test_pooled_connections_the_server_ended_are_replaced_without_an_error(store: Store) -> None:
+    """No pre-ping round trip: a connection the server terminated is seen on checkout and replaced."""
+    engine = reader_engine(store[0], autocommit=True)
+    with engine.connect() as connection:
+        first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(sqlalchemy_url(store[0]))
+    with admin.connect() as connection:
+        # With a timeout, pg_terminate_backend waits until the backend has gone (its goodbye sent).
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": first}).scalar_one()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    admin.dispose()
     engine.dispose()
 
 
