@@ -196,3 +196,26 @@ def test_packed_cells_refuse_inconsistent_arrays() -> None:
     with pytest.raises(ValueError, match="at least one atom"):
         invariants_of_cells(np.stack([layer.lattice, layer.lattice]), positions, [0, 0, len(species)], species)
     assert invariants_of_cells(np.zeros((0, 3, 3)), np.zeros((0, 3)), [0], []) == []
+
+
+def test_batch_kernel_on_skewed_cells_equals_the_reference(labelled: list[Structure]) -> None:
+    """``invariants_of_cells`` reduces, searches, averages and merges inside one compiled pass
+    (``kernels.batch_invariants``); given cells in long, skewed bases (an unimodular change of
+    basis: the same lattice) it must still give the reference's AMD to 1e-6 Å and its PDD."""
+    layers = [to_2d_convention(s) for s in POSCAR[:12] + labelled[::6]]
+    skew = np.array([[1, 2, 0], [3, 7, 0], [0, 0, 1]])
+    packed = invariants_of_cells(
+        np.stack([skew @ layer.lattice for layer in layers]),
+        np.concatenate([layer.positions for layer in layers]),
+        np.cumsum([0] + [len(layer.species) for layer in layers]),
+        [symbol for layer in layers for symbol in layer.species],
+        device="cpu",
+    )
+    for layer, found in zip(layers, packed, strict=True):
+        motif = Motif.from_arrays(layer.lattice, layer.positions, layer.species)
+        blind, resolved = _brute_force(motif, AMD_K, K_PER_ELEMENT, reach=found.pdd.rows.max() + found.amd.max() + 1.0)
+        np.testing.assert_allclose(found.amd, blind.mean(axis=0), rtol=0, atol=EXACT)
+        per_atom = _per_atom(resolved, motif.species)
+        assert found.pdd.elements == per_atom.elements
+        assert _atoms_per_species(found.pdd) == _atoms_per_species(per_atom)
+        assert pdd_distance(found.pdd, per_atom) <= COLLAPSE_TOLERANCE

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from atlas2d.embeddings.device import resolve_device
 from atlas2d.embeddings.structure.kernels import (
     GROWTH,
     RADIUS_MARGIN,
+    batch_invariants,
     collapse_rows,
     local_kinds,
     neighbour_search,
@@ -215,24 +216,49 @@ def invariants_of_cells(
         raise ValueError("every cell needs at least one atom")
     if not len(lattices):
         return []
-    reduced, wrapped = reduce_cells(np.ascontiguousarray(lattices[:, :2, :2]), positions, offsets)
-    return _invariants(_Batch.pack(reduced, wrapped, offsets, species), k, k_element, device)
+    return _invariants(_Batch.pack(lattices[:, :2, :2], positions, offsets, species), k, k_element, device)
 
 
 def _invariants(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> list[Invariants]:
-    """Search, average and merge a packed batch; one ``Invariants`` per motif."""
-    blind, resolved = _search(batch, k, k_element, device)
-    amds = np.add.reduceat(blind, batch.offsets[:-1], axis=0) / np.diff(batch.offsets)[:, None]
-    rows, counts, row_kinds, n_rows = collapse_rows(
-        resolved, batch.offsets, batch.kinds, batch.n_kinds, k_element, COLLAPSE_TOLERANCE
-    )
+    """Reduce, search, average and merge a packed batch; one ``Invariants`` per cell.
+
+    On the CPU all of it is one compiled call (``kernels.batch_invariants``); elsewhere the
+    cells are reduced, searched by torch, and merged by the kernel the CPU uses.
+    """
+    target = resolve_device(device)
+    if target.type == "cpu":
+        amds, rows, counts, row_kinds, n_rows = batch_invariants(
+            batch.lattices, batch.positions, batch.offsets, batch.kinds, batch.n_kinds, k, k_element, COLLAPSE_TOLERANCE
+        )
+    else:
+        reduced = batch.reduced()
+        blind, resolved = torch_neighbour_search(reduced.motifs(), k, k_element, target)
+        amds = np.add.reduceat(blind, batch.offsets[:-1], axis=0) / np.diff(batch.offsets)[:, None]
+        rows, counts, row_kinds, n_rows = collapse_rows(resolved, batch.offsets, batch.kinds, batch.n_kinds, k_element, COLLAPSE_TOLERANCE)
+    return _unpacked(batch, amds, rows, counts, row_kinds, n_rows, k_element)
+
+
+def _unpacked(
+    batch: _Batch, amds: np.ndarray, rows: np.ndarray, counts: np.ndarray, row_kinds: np.ndarray, n_rows: np.ndarray, k_element: int
+) -> list[Invariants]:
+    """One ``Invariants`` per cell from the kernels' packed output (each cell's merged rows first in its slot of atoms).
+
+    The merged rows of all cells are gathered into one compact array and their species
+    named by one lookup for the whole batch; what is left per cell is slicing.
+    """
+    ends = np.cumsum(n_rows)
+    firsts = ends - n_rows
+    owner = np.repeat(np.arange(len(n_rows)), n_rows)
+    taken = batch.offsets[:-1][owner] + np.arange(int(ends[-1])) - firsts[owner]
+    kept_rows, kept_counts = rows[taken], counts[taken]
+    row_species = batch.symbols[batch.element_codes[owner, row_kinds[taken]]].tolist()
     result = []
     for b, elements in enumerate(batch.elements):
-        start, end = batch.offsets[b], batch.offsets[b] + n_rows[b]
+        first, end = firsts[b], ends[b]
         pdd = PDD(
-            counts=counts[start:end],
-            rows=rows[start:end, : k_element * len(elements)],
-            species=tuple(elements[c] for c in row_kinds[start:end].tolist()),
+            counts=kept_counts[first:end],
+            rows=kept_rows[first:end, : k_element * len(elements)],
+            species=tuple(row_species[first:end]),
             elements=elements,
             k=k_element,
         )
@@ -321,7 +347,12 @@ def _search(batch: _Batch, k: int, k_element: int, device: str | torch.device) -
 
 @dataclass(frozen=True)
 class _Batch:
-    """Reduced motifs packed into flat arrays for the kernels: atoms of all motifs in one array, ``offsets`` between them."""
+    """Cells packed into flat arrays for the kernels: atoms of all cells in one array, ``offsets`` between them.
+
+    ``symbols``: the batch's element symbols (alphabetical, an object array);
+    ``element_codes`` (cells × most elements): each cell's elements as indices into it, in
+    rank order; ``elements``: the same as tuples of symbols.
+    """
 
     lattices: np.ndarray
     positions: np.ndarray
@@ -329,6 +360,8 @@ class _Batch:
     species: Sequence[str]
     kinds: np.ndarray
     n_kinds: np.ndarray
+    symbols: np.ndarray
+    element_codes: np.ndarray
     elements: list[tuple[str, ...]]
 
     @classmethod
@@ -344,12 +377,19 @@ class _Batch:
 
     @classmethod
     def pack(cls, lattices: np.ndarray, positions: np.ndarray, offsets: np.ndarray, species: Sequence[str]) -> _Batch:
-        """From reduced lattices (n × 2 × 2) and wrapped positions: element ranks and lists per motif."""
-        names, codes = np.unique(np.asarray(species), return_inverse=True)
-        kinds, n_kinds = local_kinds(codes.astype(np.int64), offsets, len(names))
-        present = np.zeros((len(offsets) - 1, len(names)), dtype=bool)
-        present[np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)), codes] = True
-        symbols = names.tolist()
+        """From in-plane lattices (n × 2 × 2) and positions: element ranks and lists per cell.
+
+        Species are coded through a dict and the few distinct symbols sorted, not by
+        ``np.unique`` over every atom's symbol (a string sort of the whole batch).
+        """
+        first_seen: dict[str, int] = {}
+        seen = np.fromiter((first_seen.setdefault(s, len(first_seen)) for s in species), dtype=np.int64, count=len(species))
+        names = sorted(first_seen)
+        alphabetical = np.empty(len(names), dtype=np.int64)
+        alphabetical[[first_seen[name] for name in names]] = np.arange(len(names))
+        kinds, n_kinds, element_codes = local_kinds(alphabetical[seen], offsets, len(names))
+        symbols = np.array(names + [""], dtype=object)
+        element_codes = element_codes[:, : max(1, int(n_kinds.max(initial=0)))]
         return cls(
             lattices=np.ascontiguousarray(lattices, dtype=float),
             positions=np.ascontiguousarray(positions, dtype=float),
@@ -357,8 +397,15 @@ class _Batch:
             species=species,
             kinds=kinds,
             n_kinds=n_kinds,
-            elements=[tuple(symbols[c] for c in np.flatnonzero(row)) for row in present],
+            symbols=symbols,
+            element_codes=element_codes,
+            elements=[tuple(row[:n]) for row, n in zip(symbols[element_codes].tolist(), n_kinds.tolist(), strict=True)],
         )
+
+    def reduced(self) -> _Batch:
+        """The same cells with Gauss-reduced bases and their atoms moved into them (what the torch search takes)."""
+        lattices, positions = reduce_cells(self.lattices, self.positions, self.offsets)
+        return replace(self, lattices=lattices, positions=positions)
 
     def motifs(self) -> list[Motif]:
         """The batch as ``Motif`` objects (what the torch search takes)."""
