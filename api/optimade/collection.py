@@ -4,7 +4,8 @@ The reference server's routers, query-parameter checks, response models and JSON
 handlers are reused as they are; only the collection behind them changes. A request becomes
 one SQL statement for the page and one for the counts (matching entries and all entries),
 over the ``Resource``'s selectable, with the filter from ``atlas2d.api.optimade.filter`` (bound
-parameters only).
+parameters only). The counts are kept per filter until the store changes
+(``atlas2d.api.optimade.counts``): a repeated filter costs its page alone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import copy
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,9 +25,10 @@ from optimade.server.entry_collections import EntryCollection
 from optimade.server.mappers import BaseResourceMapper
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
 from optimade.warnings import QueryParamNotUsed
-from sqlalchemy import ColumnElement, Engine, func, select, true
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, true
 from sqlalchemy.exc import OperationalError
 
+from atlas2d.api.optimade.counts import VERSION, CountCache
 from atlas2d.api.optimade.fields import Kind, Resource
 from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_clause
 from atlas2d.api.optimade.middleware import request_warnings
@@ -53,6 +57,7 @@ class PostgresCollection(EntryCollection):
         self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
         self._translated: dict[str, ColumnElement[bool]] = {}
         self._lock = threading.Lock()
+        self._counts = CountCache()
 
     def __len__(self) -> int:
         """All entries: the response's ``data_available``.
@@ -85,6 +90,7 @@ class PostgresCollection(EntryCollection):
         # page_number * page_limit can pass PostgreSQL's bigint; no store has that many rows to skip.
         criteria["skip"] = min(criteria.get("skip", 0) or 0, MAX_SKIP)
         criteria["filter"] = self._filter(text)
+        criteria["count_key"] = text.strip()  # the counts' key: "" is every entry
         criteria["columns"] = self._columns(criteria["fields"])
         return criteria
 
@@ -163,15 +169,27 @@ class PostgresCollection(EntryCollection):
             .limit(criteria["limit"])
             .offset(skip)
         )
-        counting = select(
-            select(func.count()).select_from(selectable).where(criteria["filter"]).scalar_subquery(),
-            select(func.count()).select_from(selectable).scalar_subquery(),
-        )
-        page, counted = self._rows(statement, counting)
+        with self._connection() as connection:
+            page = connection.execute(statement).all()
+            data_returned, available = self._counted(connection, criteria["count_key"], criteria["filter"])
         rows = [self._document(dict(zip(criteria["columns"], row, strict=True))) for row in page]
-        data_returned, available = counted[0]
         self._available.set(available)
         return rows, data_returned, skip + len(rows) < data_returned and not single_entry
+
+    def _counted(self, connection: Connection, key: str, condition: ColumnElement[bool]) -> tuple[int, int]:
+        """Entries matching ``condition`` (the filter text ``key``) and all entries: kept counts
+        of the store's current version, else counted now beside the version they belong to."""
+        version = CountCache.version(connection)
+        kept = {name: self._counts.get(name, version) for name in (key, "")}
+        missing = {name: where for name, where in ((key, condition), ("", true())) if kept[name] is None}
+        if missing:
+            selectable = self.resource.selectable
+            counts = [select(func.count()).select_from(selectable).where(where).scalar_subquery() for where in missing.values()]
+            counted_version, *values = connection.execute(select(VERSION, *counts)).one()
+            for name, value in zip(missing, values, strict=True):
+                self._counts.put(name, counted_version, value)
+                kept[name] = value
+        return kept[key] or 0, kept[""] or 0
 
     def _columns(self, response_fields: set[str]) -> list[str]:
         """The selectable's columns that ``response_fields`` need (id and type always)."""
@@ -206,10 +224,16 @@ class PostgresCollection(EntryCollection):
         return row
 
     def _rows(self, *statements: Any) -> list[list[Any]]:
-        """Run ``statements`` on one connection and fetch all rows; a cancelled (too costly) query is a 400."""
+        """Run ``statements`` on one connection and fetch all rows."""
+        with self._connection() as connection:
+            return [list(connection.execute(statement).all()) for statement in statements]
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A connection of the engine; a statement cancelled as too costly is a 400."""
         try:
             with self.engine.connect() as connection:
-                return [list(connection.execute(statement).all()) for statement in statements]
+                yield connection
         except OperationalError as exc:
             if "statement timeout" in str(exc.orig):
                 raise BadRequest(detail="the filter took too long to evaluate; make it more selective") from None
