@@ -102,11 +102,14 @@ def deduplicate_and_report(settings: Settings) -> None:
 def _run(session: Session, tolerance: float, neighbours: int, device: str) -> None:
     from atlas2d.embeddings.structure.dedup import run_dedup
     from atlas2d.embeddings.structure.refresh import count_stale
+    from atlas2d.schema.database import vacuum_for_reads
 
     stale = count_stale(session).stale
     with progress() as bar:
         task = bar.add_task("invariants", total=stale)
         summary = run_dedup(session, tolerance, neighbours, device, progress=lambda n: bar.advance(task, n))
+    session.commit()  # no snapshot of ours may hold VACUUM back
+    vacuum_for_reads(session.get_bind())  # dedup rewrote structure and entry rows: OPTIMADE counts need the visibility map again
     print_table(
         ["what", "count"],
         [
