@@ -25,7 +25,7 @@ from optimade.server.entry_collections import EntryCollection
 from optimade.server.mappers import BaseResourceMapper
 from optimade.server.query_params import EntryListingQueryParams, SingleEntryQueryParams
 from optimade.warnings import QueryParamNotUsed
-from sqlalchemy import ColumnElement, Connection, Engine, func, select, true
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, true
 from sqlalchemy.exc import OperationalError
 
 from atlas2d.api.optimade.counts import VERSION, CountCache
@@ -38,6 +38,24 @@ FILTER_CACHE_SIZE = 512
 
 MAX_SKIP = 2**62
 """Entries a page may skip: larger offsets give the same (empty) page and would overflow ``bigint``."""
+
+
+def page_statement(
+    resource: Resource, columns: list[ColumnElement], condition: ColumnElement[bool], order: list[ColumnElement], limit: int, skip: int
+) -> Select:
+    """One page: the keys of its entries chosen first, then their columns.
+
+    Choosing the keys needs only what the filter tests, which an index-only scan of
+    ``ix_structure_filtered`` (entry order, 11 MB at 100,000 structures) reads without
+    the 184 MB table; only the page's own rows are read from it. Selecting the columns
+    in the same pass read the table row by row until the page was full, or to its end
+    when few rows match (650 ms for ``_atlas2d_band_gap IS UNKNOWN`` at 100,000).
+    ``correlate(None)``: the keys' statement reads the selectable on its own, not the outer row.
+    """
+    selectable = resource.selectable
+    key = selectable.c[resource.order]
+    keys = select(key).where(condition).order_by(*order, key).limit(limit).offset(skip).correlate(None)
+    return select(*columns).where(key.in_(keys)).order_by(*order, key)
 
 
 class PostgresCollection(EntryCollection):
@@ -162,16 +180,12 @@ class PostgresCollection(EntryCollection):
             for column, direction in self._sort_columns(criteria.get("sort", ()))
         ]
         skip = criteria.get("skip", 0) or 0
-        statement = (
-            select(*columns)
-            .where(criteria["filter"])
-            .order_by(*order, selectable.c[self.resource.order])
-            .limit(criteria["limit"])
-            .offset(skip)
-        )
+        statement = page_statement(self.resource, columns, criteria["filter"], order, criteria["limit"], skip)
         with self._connection() as connection:
-            page = connection.execute(statement).all()
             data_returned, available = self._counted(connection, criteria["count_key"], criteria["filter"])
+            # Past the last match the page is empty: no statement (a filter matching nothing had
+            # to visit every row to say so, and its count already did).
+            page = connection.execute(statement).all() if skip < data_returned else []
         rows = [self._document(dict(zip(criteria["columns"], row, strict=True))) for row in page]
         self._available.set(available)
         return rows, data_returned, skip + len(rows) < data_returned and not single_entry
