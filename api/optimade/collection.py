@@ -1,11 +1,12 @@
 """An ``optimade`` entry collection answered by PostgreSQL.
 
 The reference server's routers, query-parameter checks, response models and JSON:API error
-handlers are reused as they are; only the collection behind them changes. A request becomes
-one SQL statement for the page and one for the counts (matching entries and all entries),
-over the ``Resource``'s selectable, with the filter from ``atlas2d.api.optimade.filter`` (bound
-parameters only). The counts are kept per filter until the store changes
-(``atlas2d.api.optimade.counts``): a repeated filter costs its page alone.
+handlers are reused as they are; only the collection behind them changes. A request reads
+the store's version, then the counts (matching entries and all entries) unless they are
+kept for that version (``atlas2d.api.optimade.counts``), then the page unless it lies past
+the last match: statements over the ``Resource``'s selectable on one connection, with the
+filter from ``atlas2d.api.optimade.filter`` (bound parameters only). A repeated filter costs
+its page alone.
 """
 
 from __future__ import annotations
