@@ -12,6 +12,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -137,7 +138,7 @@ def test_migration_0006_backfills_the_stored_entries(store_url: str) -> None:
     with Session(engine) as session:
         write_records(session, ensure_source(session, SOURCE), RECORDS)
         session.commit()
-    assert upgrade(engine) == ("0005", "0006")
+    assert upgrade(engine) == ("0005", ScriptDirectory.from_config(config).get_current_head())  # 0006 and any later ones
     with Session(engine) as session:
         assert _stored(session) == EXPECTED
         # the rows the ingest batches of a later run write go through the same table
