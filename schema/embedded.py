@@ -16,7 +16,11 @@ SIGKILL (its pid stays listed, so no later process is ever the last). So here:
   line, so exit handlers run (SIGINT already raises ``KeyboardInterrupt``);
 - ``pg_hba.conf`` and ``pg_ident.conf`` are written before the first start: only the local
   socket, with peer authentication of the operating-system users that ran atlas2d on this
-  directory (any database role, as before, but nobody else); no TCP, no replication.
+  directory (any database role, as before, but nobody else); no TCP, no replication;
+- memory settings sized to the machine (``server_settings``) go in ``atlas2d.conf``, which
+  ``postgresql.conf`` includes: initdb's 128 MB of shared buffers held less than the
+  ``structure`` table of a 100,000-structure store, so every broad OPTIMADE filter read it
+  from the operating system's cache again.
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ HANDLES = ".handle_pids.json"
 
 IDENT_MAP = "atlas2d"
 
+SETTINGS_FILE = "atlas2d.conf"
+"""The server settings atlas2d writes, beside ``postgresql.conf`` (which includes it)."""
+
+SETTINGS_INCLUDE = f"include_if_exists = '{SETTINGS_FILE}'  # atlas2d's memory settings (atlas2d.schema.embedded)\n"
+
+SHARED_BUFFERS_CAP_MB = 1024
+"""At most this much shared memory: a 100,000-structure store is 756 MB, and the tests start
+many servers at once (shared buffers are reserved, not touched, until used)."""
+
 HBA = """\
 # Written by atlas2d (atlas2d.schema.embedded). The embedded server listens on no TCP
 # address; this allows only its Unix socket, for the operating-system users listed in
@@ -76,7 +89,7 @@ def embedded_server(pgdata: Path) -> PostgresServer:
             # cleanup_mode=None: pixeltable's exit handler only removes the pid; _release stops.
             server = get_server(pgdata, cleanup_mode=None, start=False)
             server.ensure_pgdata_inited()
-            changed = write_access_rules(pgdata)
+            changed = write_access_rules(pgdata) | write_server_settings(pgdata)
             server.start()
             if changed:
                 os.kill(server.get_pid(), signal.SIGHUP)  # a server that was already running rereads them
@@ -134,6 +147,43 @@ def write_access_rules(pgdata: Path) -> bool:
     hba_path = pgdata / "pg_hba.conf"
     if hba_path.read_text() != hba:
         hba_path.write_text(hba)
+        changed = True
+    return changed
+
+
+def server_settings(memory_bytes: int) -> dict[str, str]:
+    """Memory settings for a machine with ``memory_bytes`` of RAM.
+
+    Shared buffers a quarter of RAM (PostgreSQL's own advice for a dedicated server), at least
+    initdb's 128 MB and at most ``SHARED_BUFFERS_CAP_MB``; the planner told that half of RAM
+    caches the store (it assumes 4 GB, too much on a small machine, too little on a big one);
+    16 MB per sort or hash, which an OPTIMADE count of 100,000 rows needs, where 4 MB spilled.
+    """
+    megabytes = memory_bytes // 2**20
+    shared = min(SHARED_BUFFERS_CAP_MB, max(128, megabytes // 4))
+    return {"shared_buffers": f"{shared}MB", "effective_cache_size": f"{max(shared, megabytes // 2)}MB", "work_mem": "16MB"}
+
+
+def write_server_settings(pgdata: Path) -> bool:
+    """Write ``server_settings`` for this machine into ``atlas2d.conf`` and include it from
+    ``postgresql.conf``. Returns whether a file changed.
+
+    A running server rereads ``work_mem`` and ``effective_cache_size`` on SIGHUP; shared
+    buffers change at its next start.
+    """
+    settings = server_settings(psutil.virtual_memory().total)
+    text = "# Written by atlas2d (atlas2d.schema.embedded) at each start; edits are overwritten.\n" + "".join(
+        f"{name} = '{value}'\n" for name, value in settings.items()
+    )
+    changed = False
+    path = pgdata / SETTINGS_FILE
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        changed = True
+    conf = pgdata / "postgresql.conf"
+    current = conf.read_text()
+    if SETTINGS_INCLUDE not in current:
+        conf.write_text(current.rstrip("\n") + "\n" + SETTINGS_INCLUDE)
         changed = True
     return changed
 

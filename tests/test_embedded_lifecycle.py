@@ -17,7 +17,15 @@ import pytest
 from sqlalchemy import text
 
 from atlas2d.schema.database import make_engine, start_embedded
-from atlas2d.schema.embedded import HBA, IDENT_MAP, handles
+from atlas2d.schema.embedded import (
+    HBA,
+    IDENT_MAP,
+    SETTINGS_FILE,
+    SHARED_BUFFERS_CAP_MB,
+    handles,
+    server_settings,
+    write_server_settings,
+)
 from atlas2d.testdata import REPO
 from atlas2d.testdata.servers import free_port, wait_until_up
 
@@ -163,3 +171,26 @@ def test_a_server_whose_data_directory_was_deleted_is_stopped_at_exit(tmp_path: 
     finished = subprocess.run([sys.executable, "-c", script, str(pgdata)], cwd=REPO, timeout=120, capture_output=True, text=True)
     assert finished.returncode == 0 and finished.stderr == "", finished.stderr
     assert wait_for_no_postmaster(pgdata) == []
+
+
+def test_memory_settings_follow_the_machine() -> None:
+    gib = 2**30
+    assert server_settings(2 * gib) == {"shared_buffers": "512MB", "effective_cache_size": "1024MB", "work_mem": "16MB"}
+    assert server_settings(64 * gib)["shared_buffers"] == f"{SHARED_BUFFERS_CAP_MB}MB", "capped"
+    assert server_settings(256 * 2**20)["shared_buffers"] == "128MB", "never below initdb's default"
+
+
+def test_the_embedded_server_runs_with_the_memory_settings(tmp_path: Path) -> None:
+    """Written before the first start and included from ``postgresql.conf``, once however often it starts."""
+    url = start_embedded(tmp_path / "pgdata")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        names = ("shared_buffers", "effective_cache_size", "work_mem")
+        query = text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:n)")
+        running = dict(connection.execute(query, {"n": list(names)}).all())
+    engine.dispose()
+    wanted = server_settings(psutil.virtual_memory().total)
+    as_mb = {name: int(value[:-2]) * (1024 if value.endswith("GB") else 1) for name, value in running.items()}
+    assert as_mb == {name: int(value.removesuffix("MB")) for name, value in wanted.items()}
+    assert write_server_settings(tmp_path / "pgdata") is False, "a second start changes nothing"
+    assert (tmp_path / "pgdata" / "postgresql.conf").read_text().count(SETTINGS_FILE) == 1

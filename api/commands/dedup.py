@@ -107,6 +107,7 @@ def deduplicate_and_report(settings: Settings) -> None:
 def _run(session: Session, tolerance: float, neighbours: int, device: str, full: bool) -> None:
     from atlas2d.embeddings.structure.dedup import run_dedup
     from atlas2d.embeddings.structure.refresh import count_stale
+    from atlas2d.schema.database import vacuum_for_reads
 
     stale = count_stale(session).stale
     with progress() as bar:
@@ -124,6 +125,8 @@ def _run(session: Session, tolerance: float, neighbours: int, device: str, full:
         console.print(f"full: every cluster recomputed ({summary.full_because})")
         scope = []
         examined = ""
+    session.commit()  # no snapshot of ours may hold VACUUM back
+    vacuum_for_reads(session.get_bind())  # dedup rewrote structure and entry rows: OPTIMADE counts need the visibility map again
     print_table(
         ["what", "count"],
         [

@@ -10,7 +10,7 @@ whole table (a scan of ``structure`` took about 0.8 s at 100,000 structures, thr
 run): one on ``invariants_version``, one on the entries whose ``amd`` is missing.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30 16:30:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
