@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from atlas2d.embeddings.device import resolve_device
+from atlas2d.embeddings.device import GPU_DRIVER_NODES, resolve_device, runs_on_cpu
 from atlas2d.embeddings.structure.invariants import (
     PDD,
     Motif,
@@ -193,3 +197,22 @@ def test_batched_pdd_distances_equal_single_ones_and_refuse_bad_pairs() -> None:
     assert len(pdd_distances(found, [])) == 0
     with pytest.raises(IndexError):
         pdd_distances(found, [(0, len(found))])
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or any(Path(node).exists() for node in GPU_DRIVER_NODES),
+    reason="a GPU driver is present: torch decides the device",
+)
+def test_cpu_invariants_do_not_import_torch_where_no_gpu_can_be() -> None:
+    """``auto`` on a machine without a GPU driver runs the compiled path and never pays torch's import (2-8 s)."""
+    script = (
+        "import sys\n"
+        "from atlas2d.embeddings.structure.invariants import invariants_of_motifs, Motif\n"
+        "import numpy as np\n"
+        "motif = Motif.from_arrays(np.eye(3)[:2] * 3.0, np.zeros((1, 3)), ['C'])\n"
+        "assert len(invariants_of_motifs([motif], device='auto')) == 1\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    assert runs_on_cpu("auto") and runs_on_cpu("cpu") and not runs_on_cpu("meta")

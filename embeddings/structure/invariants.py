@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 from pymatgen.core import Structure
 
-from atlas2d.embeddings.device import resolve_device
+from atlas2d.embeddings.device import resolve_device, runs_on_cpu
 from atlas2d.embeddings.structure.kernels import (
     GROWTH,
     RADIUS_MARGIN,
@@ -225,14 +225,13 @@ def _invariants(batch: _Batch, k: int, k_element: int, device: str | torch.devic
     On the CPU all of it is one compiled call (``kernels.batch_invariants``); elsewhere the
     cells are reduced, searched by torch, and merged by the kernel the CPU uses.
     """
-    target = resolve_device(device)
-    if target.type == "cpu":
+    if runs_on_cpu(device):
         amds, rows, counts, row_kinds, n_rows = batch_invariants(
             batch.lattices, batch.positions, batch.offsets, batch.kinds, batch.n_kinds, k, k_element, COLLAPSE_TOLERANCE
         )
     else:
         reduced = batch.reduced()
-        blind, resolved = torch_neighbour_search(reduced.motifs(), k, k_element, target)
+        blind, resolved = torch_neighbour_search(reduced.motifs(), k, k_element, resolve_device(device))
         amds = np.add.reduceat(blind, batch.offsets[:-1], axis=0) / np.diff(batch.offsets)[:, None]
         rows, counts, row_kinds, n_rows = collapse_rows(resolved, batch.offsets, batch.kinds, batch.n_kinds, k_element, COLLAPSE_TOLERANCE)
     return _unpacked(batch, amds, rows, counts, row_kinds, n_rows, k_element)
@@ -339,10 +338,9 @@ def _check_counts(k: int, k_element: int) -> None:
 
 def _search(batch: _Batch, k: int, k_element: int, device: str | torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Packed neighbour distances (atoms × k, atoms × k_element · elements): compiled on the CPU, torch elsewhere."""
-    target = resolve_device(device)
-    if target.type == "cpu":
+    if runs_on_cpu(device):
         return neighbour_search(batch.lattices, batch.positions, batch.offsets, batch.kinds, batch.n_kinds, k, k_element)
-    return torch_neighbour_search(batch.motifs(), k, k_element, target)
+    return torch_neighbour_search(batch.motifs(), k, k_element, resolve_device(device))
 
 
 @dataclass(frozen=True)
