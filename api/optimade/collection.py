@@ -12,7 +12,6 @@ its page alone.
 from __future__ import annotations
 
 import copy
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, Text, any_, bi
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 
+from atlas2d.api.optimade.bounded import BoundedCache
 from atlas2d.api.optimade.compiled import CompiledStatements
 from atlas2d.api.optimade.counts import CURRENT_VERSION, VERSION, CountCache
 from atlas2d.api.optimade.fields import Kind, Resource
@@ -38,7 +38,7 @@ from atlas2d.api.optimade.filter import FilterError, UnsupportedFilter, filter_c
 from atlas2d.api.optimade.middleware import request_warnings
 
 FILTER_CACHE_SIZE = 512
-"""Translated filters each collection keeps (per worker process); the oldest goes first."""
+"""Translated filters each collection keeps (per worker process); the least recently used goes first."""
 
 MAX_SKIP = 2**62
 """Entries a page may skip: larger offsets give the same (empty) page and would overflow ``bigint``."""
@@ -78,8 +78,7 @@ class PostgresCollection(EntryCollection):
         self.engine = engine
         self._statements = CompiledStatements(engine.dialect)
         self._available: ContextVar[int | None] = ContextVar(f"{resource.type}_available", default=None)
-        self._translated: dict[str, ColumnElement[bool]] = {}
-        self._lock = threading.Lock()
+        self._translated: BoundedCache[ColumnElement[bool]] = BoundedCache(FILTER_CACHE_SIZE)
         self._counts = CountCache()
 
     def __len__(self) -> int:
@@ -163,8 +162,7 @@ class PostgresCollection(EntryCollection):
         """
         if not text.strip():
             return true()
-        with self._lock:
-            clause = self._translated.get(text)
+        clause = self._translated.get(text)
         if clause is not None:
             return clause
         warned = request_warnings()
@@ -176,10 +174,7 @@ class PostgresCollection(EntryCollection):
         except FilterError as exc:
             raise BadRequest(detail=str(exc)) from None
         if warned is not None and len(warned) == before:
-            with self._lock:
-                if len(self._translated) >= FILTER_CACHE_SIZE:
-                    del self._translated[next(iter(self._translated))]
-                self._translated[text] = clause
+            self._translated.put(text, clause)
         return clause
 
     def _run_db_query(self, criteria: dict[str, Any], single_entry: bool = False) -> tuple[list[dict[str, Any]], int, bool]:

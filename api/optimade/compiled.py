@@ -18,7 +18,6 @@ cancelled statement, …), so callers catch the same exceptions.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +29,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.cache_key import CacheKey
 
+from atlas2d.api.optimade.bounded import BoundedCache
+
 CACHE_SIZE = 1024
-"""Compiled shapes kept per collection (the filters, fields and pages clients use); the oldest goes first."""
+"""Compiled shapes kept per collection (the filters, fields and pages clients use); the least recently used goes first."""
+
+_UNSEEN = object()
+"""What the cache gives for a shape not compiled yet (a kept None means: SQLAlchemy runs it)."""
 
 
 @dataclass
@@ -50,9 +54,7 @@ class CompiledStatements:
 
     def __init__(self, dialect: Dialect, size: int = CACHE_SIZE) -> None:
         self.dialect = dialect
-        self.size = size
-        self._cache: dict[Any, _Compiled | None] = {}
-        self._lock = threading.Lock()
+        self._cache: BoundedCache[_Compiled | None] = BoundedCache(size)
 
     def rows(self, connection: Connection, statement: Executable, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """All rows of ``statement`` on ``connection``, as tuples processed as SQLAlchemy would.
@@ -96,16 +98,13 @@ class CompiledStatements:
         Compiled with its cache key, as SQLAlchemy's cache compiles, so that the bound values
         of later statements of the shape can replace this one's.
         """
-        with self._lock:
-            if key.key in self._cache:
-                return self._cache[key.key]
+        kept = self._cache.get(key.key, _UNSEEN)
+        if kept is not _UNSEEN:
+            return kept
         compiled = self.dialect.statement_compiler(self.dialect, statement, cache_key=key)
         runnable = not (compiled.literal_execute_params or compiled.post_compile_params)
         shape = _Compiled(compiled, compiled.string, dict(compiled._bind_processors)) if runnable else None  # noqa: SLF001
-        with self._lock:
-            if len(self._cache) >= self.size:
-                del self._cache[next(iter(self._cache))]
-            self._cache[key.key] = shape
+        self._cache.put(key.key, shape)
         return shape
 
     def _result_processors(self, shape: _Compiled, cursor: psycopg.Cursor) -> list[Callable[[Any], Any] | None]:

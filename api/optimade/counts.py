@@ -17,11 +17,9 @@ request for a filter after a write (or after a start) counts, the next ones do n
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from sqlalchemy import ScalarSelect, Select, select
 
+from atlas2d.api.optimade.bounded import BoundedCache
 from atlas2d.schema.models import StoreVersion
 
 COUNT_CACHE_SIZE = 4096
@@ -38,18 +36,14 @@ class CountCache:
     """Counts by filter text, each valid for one store version; thread-safe."""
 
     def __init__(self, size: int = COUNT_CACHE_SIZE) -> None:
-        self._size = size
-        self._counts: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._counts: BoundedCache[tuple[int, int]] = BoundedCache(size)
 
     def get(self, key: str, version: int) -> int | None:
         """The count of ``key`` at ``version``, if one was stored at that version."""
-        with self._lock:
-            found = self._counts.get(key)
-            if found is None or found[0] != version:
-                return None
-            self._counts.move_to_end(key)
-            return found[1]
+        found = self._counts.get(key)
+        if found is None or found[0] != version:
+            return None
+        return found[1]
 
     def put(self, key: str, version: int, count: int) -> None:
         """Keep ``count`` for ``key``, valid while the store stays at ``version``.
@@ -57,11 +51,4 @@ class CountCache:
         An older version never replaces a newer one: two requests may race, one of them
         having counted before a write committed.
         """
-        with self._lock:
-            found = self._counts.get(key)
-            if found is not None and found[0] > version:
-                return
-            self._counts[key] = (version, count)
-            self._counts.move_to_end(key)
-            while len(self._counts) > self._size:
-                self._counts.popitem(last=False)
+        self._counts.put(key, (version, count), keep=lambda kept: kept[0] > version)
